@@ -1,0 +1,53 @@
+"""Tests for the switches in minisora.core: fast mode, device, seeding."""
+
+import random
+
+import numpy as np
+import pytest
+import torch
+
+import minisora
+from minisora.core import fast_mode_from_env, get_device, seed_everything
+
+
+@pytest.mark.parametrize(
+    "environ, expected",
+    [
+        ({}, False),
+        ({"MINISORA_FAST": "1"}, True),
+        ({"MINISORA_FAST": "true"}, True),
+        ({"CI": "true"}, True),
+        ({"CI": "1"}, True),
+        ({"CI": "false"}, False),
+        ({"CI": "true", "MINISORA_FAST": "0"}, False),  # an explicit switch wins over CI
+        ({"MINISORA_FAST": ""}, False),
+    ],
+)
+def test_fast_mode_switch(environ, expected):
+    assert fast_mode_from_env(environ) is expected
+
+
+def test_package_exports_the_switch():
+    assert isinstance(minisora.FAST, bool)
+
+
+def test_get_device_prefers_what_exists():
+    device = get_device()
+    if torch.cuda.is_available():
+        assert device.type == "cuda"
+    else:
+        assert device.type in {"mps", "cpu"}
+    assert get_device("cpu") == torch.device("cpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="no CUDA GPU"):
+            get_device("cuda")
+
+
+def test_seed_everything_makes_all_generators_repeat():
+    generator = seed_everything(123)
+    first = (random.random(), np.random.rand(), torch.rand(1).item(), torch.rand(1, generator=generator).item())
+    generator = seed_everything(123)
+    second = (random.random(), np.random.rand(), torch.rand(1).item(), torch.rand(1, generator=generator).item())
+    assert first == second
+    with pytest.raises(ValueError, match="non-negative int"):
+        seed_everything(-1)
