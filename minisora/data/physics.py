@@ -9,7 +9,7 @@ truth has no integration error, whatever the frame rate.
 The camera maps world to screen: a pan shifts everything sideways at PAN_SPEED, a zoom
 scales about the frame centre by s(t) = exp(+-ZOOM_RATE t). Spawn positions are sampled so
 every object stays in view for the reference clip (REFERENCE_FRAMES at FPS) and objects
-do not overlap, independent of `num_frames`: rendering more frames of the same seed
+overlap as little as the motions allow, independent of `num_frames`: rendering more frames of the same seed
 extends the same clip.
 """
 
@@ -33,6 +33,7 @@ from minisora.data.scene import (
 )
 
 _CANDIDATES = 64  # spawn candidates tried per object
+_ATTEMPTS = 32  # random restarts when looking for an arrangement without overlaps
 _MAX_BOUNCES = 64  # after this many bounces the object is at rest on the floor (e^64 ~ 0)
 
 
@@ -160,7 +161,7 @@ def simulate(scene: SceneSpec, num_frames: int, height: int, width: int, fps: fl
 
 
 def spawn_positions(scene: SceneSpec, extent: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Start positions (N, 2): in view for the reference clip, and not overlapping if possible."""
+    """Start positions (N, 2): in view for the reference clip, overlapping as little as possible."""
     times = np.arange(REFERENCE_FRAMES) / FPS
     scale, shift = camera_transform(scene.camera, times)
     center = extent / 2
@@ -183,30 +184,34 @@ def spawn_positions(scene: SceneSpec, extent: np.ndarray, rng: np.random.Generat
         paths.append((screen[:, keep], starts[keep]))
         radii.append(half[..., 0])  # (T, 1)
 
-    chosen: list[int] = []
-    for strict in (True, False):
-        chosen = _pick_non_overlapping(paths, radii, all_frames=strict)
-        if chosen:
-            break
-    if not chosen:  # no arrangement without overlap at t = 0 either: accept overlap
-        chosen = [0] * len(paths)
+    chosen = _pick_non_overlapping(paths, radii, rng)
     return np.stack([paths[i][1][k] for i, k in enumerate(chosen)])
 
 
-def _pick_non_overlapping(paths, radii, all_frames: bool) -> list[int]:
-    """Greedily choose one candidate per object whose boxes never overlap the earlier picks."""
-    picked: list[int] = []
-    for i, (screen, _) in enumerate(paths):
-        frames = slice(None) if all_frames else slice(0, 1)
-        ok = np.ones(screen.shape[1], dtype=bool)  # (K,)
-        for j, k in enumerate(picked):
-            other = paths[j][0][frames, k]  # (T, 2)
-            gap = np.abs(screen[frames] - other[:, None, :])  # (T, K, 2)
-            reach = (radii[i][frames] + radii[j][frames])[:, :, None] * 1.1  # (T, 1, 1)
-            # Boxes overlap when both axes are closer than the summed half-extents.
-            overlap = (gap < reach).all(axis=2).any(axis=0)  # (K,)
-            ok &= ~overlap
-        if not ok.any():
-            return []
-        picked.append(int(np.argmax(ok)))
-    return picked
+def _pick_non_overlapping(paths, radii, rng: np.random.Generator) -> list[int]:
+    """One candidate per object, overlapping the others in as few frames as possible.
+
+    Two objects crossing the frame on the same row must meet, so a clip without any overlap
+    is not always possible. Each attempt walks the objects in order and picks at random among
+    the candidates that overlap the earlier picks in the fewest frames; the attempt with the
+    fewest overlapping frames in total wins (the first with none ends the search).
+    """
+    best, best_total = [], np.inf
+    for _ in range(_ATTEMPTS):
+        picked, total = [], 0
+        for i, (screen, _) in enumerate(paths):
+            counts = np.zeros(screen.shape[1])  # (K,) frames in which candidate k overlaps a pick
+            for j, k in enumerate(picked):
+                other = paths[j][0][:, k]  # (T, 2)
+                gap = np.abs(screen - other[:, None, :])  # (T, K, 2)
+                reach = (radii[i] + radii[j])[:, :, None] * 1.1  # (T, 1, 1)
+                # Boxes overlap when both axes are closer than the summed half-extents.
+                counts += (gap < reach).all(axis=2).sum(axis=0)
+            fewest = np.flatnonzero(counts == counts.min())
+            picked.append(int(rng.choice(fewest)))
+            total += counts.min()
+        if total < best_total:
+            best, best_total = picked, total
+        if total == 0:
+            break
+    return best

@@ -38,7 +38,7 @@ MAX_OBJECTS = 3
 
 FPS = 8.0  # default frame rate (metadata; the physics is in seconds)
 REFERENCE_FRAMES = 16  # spawn positions keep objects in view for this many frames at FPS
-SPEED = 0.25  # world units per second for the moving motions
+SPEED = 0.2  # world units per second: slow enough that a large object panned the same way stays in view
 GRAVITY = 2.0  # world units per second^2, pulling +y (down)
 RESTITUTION = 0.8  # fraction of speed kept at each bounce off the floor
 # A pan moves the camera at a third of the object speed. With that ratio every apparent
