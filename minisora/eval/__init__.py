@@ -1,0 +1,11 @@
+"""The judge: does a video show what its caption says? Measured from pixels alone (lesson 00).
+
+`measure` turns a video into numbers (colours, areas, moments, world tracks, camera), blind
+to any caption; `judge` checks them against a caption attribute by attribute; `score`
+averages the checks over a batch, which is how later lessons grade generated videos.
+"""
+
+from minisora.eval.judge import Verdict, compare, describe, judge, score
+from minisora.eval.measurement import Measurement, ObjectMeasurement, measure
+
+__all__ = ["Measurement", "ObjectMeasurement", "Verdict", "compare", "describe", "judge", "measure", "score"]
