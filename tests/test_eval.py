@@ -4,11 +4,11 @@ to noise and blur, sensitivity to single-attribute edits, and clear errors on ba
 The oracle is the renderer: a rendered clip's own scene is the right answer. The judge
 itself never sees that ground truth (see test_the_judge_imports_no_simulator).
 
-Some random scenes are genuinely ambiguous: the world's spawner sometimes lets objects
-overlap for most of a clip (two large squares sliding right together, one hidden behind
-the other). A scene is *judgeable* when every object is seen whole, less than 2% hidden
-behind later objects, in at least a quarter of its frames; the 99% bar applies there, and
-the rate over all scenes is asserted separately with its own, lower, measured bar.
+Some random scenes are genuinely ambiguous: when the world's spawner cannot keep objects
+apart (crowded clips: three large objects, two sliding the same way), one can hide behind
+another for most of the clip. A scene is *judgeable* when every object is seen whole, less
+than 2% hidden behind later objects, in at least a quarter of its frames; the 99% bar
+applies there, and the rate over all scenes is asserted separately with its own bar.
 """
 
 from __future__ import annotations
@@ -99,7 +99,7 @@ def _match_rates(clips, measurements, ok) -> tuple[float, float]:
 def test_most_random_scenes_are_judgeable(world):
     _, _, _, ok = world
     # If the spawner's overlaps grow, this catches it before the judge's bar quietly shrinks.
-    assert ok.mean() >= 0.85, f"only {ok.mean():.1%} of scenes show every object whole often enough"
+    assert ok.mean() >= 0.93, f"only {ok.mean():.1%} of scenes show every object whole often enough"
 
 
 def test_judge_agrees_with_ground_truth(world):
@@ -107,8 +107,8 @@ def test_judge_agrees_with_ground_truth(world):
     judgeable_rate, overall = _match_rates(clips, clean, ok)
     print(f"clean: {judgeable_rate:.1%} of {ok.sum()} judgeable scenes, {overall:.1%} of all {len(clips)}")
     assert judgeable_rate >= 0.99
-    # All scenes, including objects hidden behind others for most of the clip (measured ~95%).
-    assert overall >= 0.90
+    # All scenes, including objects hidden behind others for most of the clip (measured 99.1%).
+    assert overall >= 0.97
 
 
 def test_judge_survives_noise_and_blur(world):
@@ -116,7 +116,7 @@ def test_judge_survives_noise_and_blur(world):
     judgeable_rate, overall = _match_rates(clips, noisy, ok)
     print(f"blur + noise: {judgeable_rate:.1%} of judgeable scenes, {overall:.1%} of all")
     assert judgeable_rate >= 0.95
-    assert overall >= 0.88
+    assert overall >= 0.95  # measured 99.0%
 
 
 def test_mismatched_captions_fail(world):
@@ -229,7 +229,7 @@ def test_verdict_reports_every_check_and_its_numbers():
     assert abs(square["half_extent"] - SIZES["large"]) < 0.02 and abs(circle["half_extent"] - SIZES["small"]) < 0.02
     assert np.allclose(circle["velocity"], (-SPEED, 0.0), atol=0.02)
     text = str(verdict)
-    assert text.startswith("MATCH") and "blue" in text and "g=" in text
+    assert text.startswith("MATCH") and "blue" in text and "g 2.0" in text
 
     wrong = judge(clip.video, "a large blue circle bouncing and a small red circle moving right")
     assert not wrong.match and set(wrong.failures) == {"0.shape", "1.motion"}

@@ -38,7 +38,9 @@ SQUARE_ANISOTROPY = -1 / 480  # half a square's anisotropy, -1/240 (a disc's: 0)
 SHAPE_AREA = {"circle": np.pi, "square": 4.0, "triangle": 2.0}  # area / half-extent^2
 SIZE_SPLIT = float(np.sqrt(SIZES["small"] * SIZES["large"]))  # half-extent threshold, world units
 GRAVITY_RANGE = (0.4 * GRAVITY, 3.0 * GRAVITY)  # a fall this strong is a bounce
-VELOCITIES = {"still": (0.0, 0.0), "left": (-SPEED, 0.0), "right": (SPEED, 0.0), "up": (0.0, -SPEED), "down": (0.0, SPEED)}
+VELOCITIES = {  # world velocity (vx, vy) of each straight motion, y down
+    "still": (0.0, 0.0), "left": (-SPEED, 0.0), "right": (SPEED, 0.0), "up": (0.0, -SPEED), "down": (0.0, SPEED),
+}
 ATTRIBUTES = ("count", "background", "camera", "color", "shape", "size", "motion")
 
 
@@ -101,7 +103,7 @@ class Verdict:
     """The judge's decision on one video against one caption: a check per attribute."""
 
     spec: SceneSpec
-    checks: dict[str, bool]  # "count", "background", "camera", and "{i}.color/shape/size/motion" per object i
+    checks: dict[str, bool]  # "count", "background", "camera"; "{i}.color", ".shape", ".size", ".motion" per object i
     seen: dict[str, dict[str, str | None]]  # colour -> the shape, size and motion the judge saw
     measurement: Measurement
 
@@ -134,30 +136,34 @@ class Verdict:
 
     def summary(self) -> str:
         """A readable report: the verdict, what was seen, and each check with its numbers."""
-        m = self.measurement
-        mark = {True: "ok  ", False: "FAIL"}
+        m, checks = self.measurement, self.checks
+
+        def row(ok: bool, name: str, text: str) -> str:
+            return f"  {'ok' if ok else 'FAIL':<5} {name:<11} {text}"
+
+        verdict = f"{'MATCH' if self.match else 'MISMATCH'} ({sum(checks.values())}/{len(checks)} checks)"
         lines = [
-            f"{'MATCH' if self.match else 'MISMATCH'} ({sum(self.checks.values())}/{len(self.checks)} checks)",
-            f"  caption: {canonical_caption(self.spec)}",
-            f"  seen:    {describe(m)}",
-            f"  {mark[self.checks['count']]} count       {len(self.spec.objects)} expected, seen: {', '.join(m.objects) or 'none'}",
-            f"  {mark[self.checks['background']]} background  {self.spec.background} expected, seen {m.background}"
-            f" (rgb {' '.join(f'{v:.2f}' for v in m.background_rgb)})",
-            f"  {mark[self.checks['camera']]} camera      {self.spec.camera} expected, seen {m.camera}"
-            f" (zoom {m.zoom_rate:+.3f}/s, pan {m.pan_speed:+.3f} units/s)",
+            f"{verdict}: {canonical_caption(self.spec)}",
+            f"  seen: {describe(m)}",
+            row(checks["count"], "count", f"want {len(self.spec.objects)}, saw {', '.join(m.objects) or 'none'}"),
+            row(checks["background"], "background", f"want {self.spec.background}, saw {m.background} "
+                f"(rgb {' '.join(f'{v:.2f}' for v in m.background_rgb)})"),
+            row(checks["camera"], "camera", f"want {self.spec.camera}, saw {m.camera} "
+                f"(zoom {m.zoom_rate:+.3f}/s, pan {m.pan_speed:+.3f} units/s)"),
         ]
-        for i, (obj, numbers) in enumerate(zip(self.spec.objects, self.measurements)):
-            if numbers is None:
-                lines.append(f"  FAIL {i}: {obj.color} not found")
+        for i, (obj, seen) in enumerate(zip(self.spec.objects, self.measurements)):
+            name = f"{i} {obj.color}"
+            if seen is None:
+                lines.append(row(False, name, "not found"))
                 continue
-            vx, vy = numbers["velocity"]
-            checks = " ".join(f"{a}={mark[self.checks[f'{i}.{a}']].strip().lower()}" for a in ("shape", "size", "motion"))
-            lines.append(
-                f"  {'ok  ' if all(self.checks[f'{i}.{a}'] for a in ('shape', 'size', 'motion')) else 'FAIL'} "
-                f"{i}: {obj.size} {obj.color} {obj.shape} {obj.motion} expected, seen {numbers['size']} {numbers['shape']} "
-                f"{numbers['motion']} [{checks}] (r={numbers['half_extent']:.3f}, skew={numbers['skew']:+.4f}, "
-                f"aniso={numbers['anisotropy']:+.4f}, v=({vx:+.2f}, {vy:+.2f})/s, g={numbers['gravity']:.2f}, {numbers['frames']} frames)"
+            ok = all(checks[f"{i}.{a}"] for a in ("shape", "size", "motion"))
+            (vx, vy), g = seen["velocity"], seen["gravity"]
+            numbers = (
+                f"r {seen['half_extent']:.3f}, skew {seen['skew']:+.4f}, aniso {seen['anisotropy']:+.4f}, "
+                f"v ({vx:+.2f}, {vy:+.2f})/s, g {g:.2f}, {seen['frames']} frames"
             )
+            want = f"{obj.size} {obj.shape} {obj.motion}"
+            lines.append(row(ok, name, f"want {want}, saw {seen['size']} {seen['shape']} {seen['motion']} ({numbers})"))
         return "\n".join(lines)
 
     def __str__(self) -> str:
@@ -217,6 +223,7 @@ def score(
         raise ValueError(f"got {len(videos)} videos but {len(specs)} specs; pass one spec per video")
     if len(specs) == 0:
         raise ValueError("score needs at least one video")
+    specs = [as_spec(spec) for spec in specs]  # a bad caption fails before any pixel work
     passed = {name: 0 for name in ATTRIBUTES}
     total = {name: 0 for name in ATTRIBUTES}
     matches = 0

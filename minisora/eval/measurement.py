@@ -4,24 +4,26 @@ The judge never sees the simulator's ground truth. `measure(video)` turns frames
 numbers, blind to any caption, so one measurement can be checked against many captions
 (`minisora.eval.judge` makes the decisions). The recipe:
 
-1. Background: black or gray, whichever most pixels are close to.
+1. Background: black or gray, whichever most pixels are close to; its RGB per frame.
 2. Colour segmentation: every pixel p is a front palette colour over what lies behind it,
    p = a c_k + (1 - a) e_j, with e_j the background or another palette colour (one object's
    anti-aliased edge over another). The least-squares best (k, j, a) gives colour k the
-   coverage a. An object's soft mask is its coverage near its core pixels (a > 1/2), so
-   soft or blurred edges count as fractions of a pixel and areas survive blur.
-3. Per colour and frame: area, centroid, sub-pixel edges, which sides are cut (by the
-   border, or touching a neighbour that may cover it), and shape moments. A colour is
-   present when its largest area is at least 30% of a small triangle's.
+   coverage a. An object is the connected blob of its core pixels (a > 1/2) plus the
+   coverage around it, so soft or blurred edges count as fractions of a pixel.
+3. Per colour and frame: area, centroid, sub-pixel edges, which sides are cut (at the
+   border, or touching a neighbour that may cover it), and moments (skew, anisotropy). A
+   colour is present when it covers 30% of a small triangle and owns pixels away from
+   other colours (blur blends red and yellow neighbours into an orange seam).
 4. Camera: a zoom scales every area by exp(2 rate t); a pan adds a common horizontal
    velocity c, with every object's vx - c in {-SPEED, 0, +SPEED} (PAN_SPEED = SPEED / 3 makes
    that decomposition unique).
-5. Per object, camera undone: its world track, velocity, the gravity of its flights, its
-   area, extent and shape moments.
+5. Per object, camera undone: its world track (the middle of its extent, or an uncut edge
+   plus half its size), velocity, the gravity of its flights, its area, extent and moments.
 """
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -438,8 +440,12 @@ def fit_gravity(index: np.ndarray, t: np.ndarray, y: np.ndarray) -> float:
     bounce[1:-1] = (y[1:-1] >= y[:-2]) & (y[1:-1] > y[2:])
     gap = np.diff(index, prepend=index[0]) > 1
     flight = np.cumsum(bounce | gap)  # (N,) which flight each frame belongs to
-    # Flights of under 3 frames cannot bend; drop them rather than let them absorb g.
-    long_flights = [j for j in np.unique(flight) if ((flight == j) & ~bounce).sum() >= 3]
+    # Flights of under 3 frames cannot bend, and a ball at rest on the floor has no flight
+    # left: drop them rather than let them absorb g.
+    long_flights = [
+        j for j in np.unique(flight)
+        if ((flight == j) & ~bounce).sum() >= 3 and np.ptp(y[(flight == j) & ~bounce]) > 0.02
+    ]
     keep = ~bounce & np.isin(flight, long_flights)
     if keep.sum() < 3:
         return float("nan")  # it moves, but is seen too briefly between bounces and gaps to fit
@@ -466,7 +472,7 @@ def _line_slope(t: np.ndarray, y: np.ndarray) -> float:
 
 def measure(video: torch.Tensor | np.ndarray, fps: float = FPS) -> Measurement:
     """Measure a video (F, 3, H, W) in [0, 1] from its pixels: objects, background, camera."""
-    if isinstance(fps, bool) or not isinstance(fps, (int, float)) or not fps > 0:
+    if isinstance(fps, bool) or not isinstance(fps, numbers.Real) or not 0 < fps < float("inf"):
         raise ValueError(f"fps must be a positive number, got {fps!r}")
     frames = as_frames(video)  # (F, H, W, 3)
     F, H, W, _ = frames.shape
