@@ -20,30 +20,14 @@ import torch
 import torch.nn.functional as F
 
 from minisora.data import CAMERAS, render_scene, sample_scene
-from minisora.data.raster import signed_distance
 from minisora.eval import compare, measure
 
 ATTRIBUTES = ("count", "background", "camera", "color", "shape", "size", "motion")
 
 
 def hidden_behind_others(clip) -> np.ndarray:
-    """(F, N) fraction of each object's in-frame area covered by objects drawn after it (as in the tests)."""
-    truth, scene = clip.truth, clip.scene
-    _, _, H, W = clip.video.shape
-    ys, xs = np.arange(H) + 0.5, np.arange(W) + 0.5
-    alphas = []
-    for i, obj in enumerate(scene.objects):
-        cx, cy = truth.centers[:, i, 0][:, None, None], truth.centers[:, i, 1][:, None, None]
-        r = truth.radii[:, i][:, None, None]
-        alphas.append(np.clip(0.5 - signed_distance(obj.shape, xs[None, None, :] - cx, ys[None, :, None] - cy, r), 0, 1))
-    hidden = np.zeros((len(truth.times), len(alphas)))
-    for i, alpha in enumerate(alphas):
-        visible = alpha.copy()
-        for later in alphas[i + 1 :]:
-            visible *= 1 - later
-        total = alpha.sum(axis=(1, 2))
-        hidden[:, i] = np.where(total > 0, 1 - visible.sum(axis=(1, 2)) / np.maximum(total, 1e-9), 0.0)
-    return hidden
+    """(F, N) fraction of each object's in-frame area covered by objects drawn after it."""
+    return clip.truth.occlusion
 
 
 def blur_and_noise(video: torch.Tensor, seed: int, sigma: float = 0.03, blur: int = 3) -> torch.Tensor:

@@ -228,3 +228,14 @@ def test_dataset_is_worker_safe():
     loader = torch.utils.data.DataLoader(data, batch_size=2, num_workers=2)
     parallel = torch.cat([b["video"] for b in loader])
     assert torch.equal(parallel, torch.stack(serial))
+
+
+def test_occlusion_is_the_covered_fraction():
+    from minisora.data import rasterize, simulate
+
+    scene = SceneSpec((ObjectSpec("white", "square", "large"), ObjectSpec("red", "square", "small")))
+    truth = simulate(scene, num_frames=2, height=64, width=64, seed=0)
+    truth.centers[:, 1] = truth.centers[:, 0]  # the small square drawn on top of the large one
+    rasterize(scene, truth, 64, 64)
+    assert truth.occlusion[:, 0] == pytest.approx((0.12 / 0.2) ** 2, rel=0.02)
+    assert np.allclose(truth.occlusion[:, 1], 0.0)

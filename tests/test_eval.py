@@ -38,7 +38,6 @@ from minisora.data import (
     render_scene,
     sample_scene,
 )
-from minisora.data.raster import signed_distance
 from minisora.eval import Verdict, compare, describe, judge, measure, score
 
 NUM_SCENES = 240
@@ -46,22 +45,7 @@ NUM_SCENES = 240
 
 def hidden_behind_others(clip) -> np.ndarray:
     """(F, N) fraction of each object's in-frame area covered by objects drawn after it."""
-    truth, scene = clip.truth, clip.scene
-    _, _, H, W = clip.video.shape
-    ys, xs = np.arange(H) + 0.5, np.arange(W) + 0.5
-    alphas = []
-    for i, obj in enumerate(scene.objects):
-        cx, cy = truth.centers[:, i, 0][:, None, None], truth.centers[:, i, 1][:, None, None]
-        r = truth.radii[:, i][:, None, None]
-        alphas.append(np.clip(0.5 - signed_distance(obj.shape, xs[None, None, :] - cx, ys[None, :, None] - cy, r), 0, 1))
-    hidden = np.zeros((len(truth.times), len(alphas)))
-    for i, alpha in enumerate(alphas):
-        visible = alpha.copy()
-        for later in alphas[i + 1 :]:
-            visible *= 1 - later
-        total = alpha.sum(axis=(1, 2))
-        hidden[:, i] = np.where(total > 0, 1 - visible.sum(axis=(1, 2)) / np.maximum(total, 1e-9), 0.0)
-    return hidden
+    return clip.truth.occlusion
 
 
 def judgeable(clip) -> bool:

@@ -51,7 +51,8 @@ class Truth:
     radii: np.ndarray  # (F, N) on-screen half-extent in pixels
     camera_scale: np.ndarray  # (F,) zoom factor s(t)
     camera_shift: np.ndarray  # (F,) horizontal on-screen shift of the world, world units
-    visibility: np.ndarray | None = None  # (F, N) visible fraction, filled in by the renderer
+    visibility: np.ndarray | None = None  # (F, N) visible fraction of the whole shape, filled in by the renderer
+    occlusion: np.ndarray | None = None  # (F, N) fraction of the in-frame shape hidden behind later objects
 
 
 def bounce_trajectory(y0: float, floor: float, times: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -39,7 +39,7 @@ def shape_area(shape: str, r: np.ndarray) -> np.ndarray:
 
 
 def rasterize(scene: SceneSpec, truth: Truth, height: int, width: int) -> np.ndarray:
-    """Paint the clip as (F, 3, H, W) float32 in [0, 1]; fills `truth.visibility` (F, N)."""
+    """Paint the clip as (F, 3, H, W) float32 in [0, 1]; fills `truth.visibility` and `truth.occlusion` (F, N)."""
     F = len(truth.times)
     ys = np.arange(height, dtype=np.float32) + 0.5  # pixel centres
     xs = np.arange(width, dtype=np.float32) + 0.5
@@ -60,11 +60,16 @@ def rasterize(scene: SceneSpec, truth: Truth, height: int, width: int) -> np.nda
 
     # What fraction of each object's full area shows: its alpha, minus what later objects
     # cover, divided by the area it would have unclipped and unoccluded.
+    # `occlusion` is the fraction of its in-frame area that later objects cover.
     visibility = np.zeros((F, len(alphas)))
+    occlusion = np.zeros((F, len(alphas)))
     for i, obj in enumerate(scene.objects):
         visible = alphas[i].astype(np.float64)
         for later in alphas[i + 1 :]:
             visible = visible * (1 - later)
-        visibility[:, i] = visible.sum(axis=(1, 2)) / shape_area(obj.shape, truth.radii[:, i])
+        shown, in_frame = visible.sum(axis=(1, 2)), alphas[i].sum(axis=(1, 2), dtype=np.float64)
+        visibility[:, i] = shown / shape_area(obj.shape, truth.radii[:, i])
+        occlusion[:, i] = np.where(in_frame > 0, 1 - shown / np.maximum(in_frame, 1e-9), 0.0)
     truth.visibility = np.clip(visibility, 0.0, 1.0)
+    truth.occlusion = np.clip(occlusion, 0.0, 1.0)
     return np.ascontiguousarray(image.transpose(0, 3, 1, 2))  # (F, H, W, 3) -> (F, 3, H, W)
