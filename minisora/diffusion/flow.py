@@ -29,6 +29,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
+from minisora.diffusion.losses import per_sample_squared_error
 from minisora.diffusion.process import expand_like, randn_like
 
 TIMESTEP_SAMPLINGS = ("uniform", "logit_normal")
@@ -120,13 +121,7 @@ def flow_matching_loss(
     x_t = flow_path(x0, noise, timesteps)
     target = flow_target(x0, noise)
     # 3. The squared error, averaged over everything but the batch.
-    model_output = model(x_t, timesteps, **cond)
-    if model_output.shape != target.shape:
-        raise ValueError(
-            f"model returned shape {tuple(model_output.shape)} for x_t of shape {tuple(x_t.shape)}; "
-            "a velocity network must return the shape of its input"
-        )
-    per_sample = (model_output - target).pow(2).reshape(batch, -1).mean(dim=1)  # (B,)
+    per_sample = per_sample_squared_error(model(x_t, timesteps, **cond), target, "a velocity network")  # (B,)
     return per_sample.mean() if reduction == "mean" else per_sample
 
 

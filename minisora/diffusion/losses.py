@@ -44,6 +44,16 @@ def min_snr_weights(snr: Tensor, prediction_type: str = "epsilon", gamma: float 
     return clipped / (snr + 1)
 
 
+def per_sample_squared_error(model_output: Tensor, target: Tensor, network: str) -> Tensor:
+    """(B,) mean squared error of each sample; the network must return its input's shape."""
+    if model_output.shape != target.shape:
+        raise ValueError(
+            f"model returned shape {tuple(model_output.shape)} for x_t of shape {tuple(target.shape)}; "
+            f"{network} must return the shape of its input"
+        )
+    return (model_output - target).pow(2).reshape(len(target), -1).mean(dim=1)  # (B,)
+
+
 def training_loss(
     model: Callable[..., Tensor],
     x0: Tensor,
@@ -76,13 +86,7 @@ def training_loss(
     x_t = process.add_noise(x0, noise, timesteps)
     target = process.target(x0, noise, timesteps, prediction_type)
     # 3. The squared error, averaged over everything but the batch.
-    model_output = model(x_t, timesteps, **cond)
-    if model_output.shape != target.shape:
-        raise ValueError(
-            f"model returned shape {tuple(model_output.shape)} for x_t of shape {tuple(x_t.shape)}; "
-            "a denoiser must return the shape of its input"
-        )
-    per_sample = (model_output - target).pow(2).reshape(batch, -1).mean(dim=1)  # (B,)
+    per_sample = per_sample_squared_error(model(x_t, timesteps, **cond), target, "a denoiser")  # (B,)
     # 4. Optionally reweight by min-SNR-γ, the weight that belongs to this prediction type.
     if min_snr_gamma is not None:
         snr = process.schedule.snr[timesteps.cpu()]
