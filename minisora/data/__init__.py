@@ -1,7 +1,7 @@
 """The Bouncing Shapes world: captioned videos with real physics and ground truth (lesson 00).
 
 Imports only `minisora.core`. See `scene` for the vocabulary and units, `physics` for the
-motion, `raster` for drawing, `captions` for the caption grammar, `world` for `render`.
+motion, `raster` for drawing, `captions` for the caption grammar, `world` for `render`, `frames` for labelled still frames.
 """
 
 from minisora.data.captions import (
@@ -12,6 +12,7 @@ from minisora.data.captions import (
     parse_caption,
 )
 from minisora.data.dataset import BouncingShapes
+from minisora.data.frames import Frames, object_frames
 from minisora.data.physics import Truth, simulate
 from minisora.data.raster import rasterize
 from minisora.data.scene import (
@@ -38,7 +39,7 @@ from minisora.data.world import SPLITS, Clip, render, render_scene, sample_scene
 __all__ = [
     "BACKGROUNDS", "CAMERAS", "COLORS", "DEFAULT_HOLDOUT", "FPS", "GRAMMAR", "GRAVITY", "MAX_OBJECTS",
     "MOTIONS", "PAN_SPEED", "RESTITUTION", "SHAPES", "SIZES", "SPEED", "SPLITS", "ZOOM_RATE",
-    "BouncingShapes", "Clip", "Holdout", "ObjectSpec", "SceneSpec", "Truth",
-    "caption_vocabulary", "canonical_caption", "free_caption", "parse_caption",
+    "BouncingShapes", "Clip", "Frames", "Holdout", "ObjectSpec", "SceneSpec", "Truth",
+    "caption_vocabulary", "canonical_caption", "free_caption", "object_frames", "parse_caption",
     "rasterize", "render", "render_scene", "sample_scene", "simulate",
 ]

@@ -1,0 +1,91 @@
+"""Embeddings of the diffusion timestep and of class labels (lesson 02; DiT reuses them in lesson 06).
+
+The timestep t is a number; a network needs a vector. Ho et al. (2020, appendix B) use the
+Transformer's sinusoidal position encoding (Vaswani et al. 2017, section 3.5): frequencies
+1/10000^(i/half) span many scales, so nearby t get similar vectors and far t differ. An MLP
+then maps it to the width the blocks consume.
+
+Labels get a learned vector each, plus one extra "null" row: the unconditional model of
+classifier-free guidance (Ho & Salimans 2022) is the same network fed the null label.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor, nn
+
+
+def timestep_embedding(t: Tensor, dim: int, max_period: float = 10_000.0) -> Tensor:
+    """Sinusoidal embedding (B,) -> (B, dim): [cos(t f_0), ..., cos(t f_{k-1}), sin(t f_0), ...], f_i = max_period^(-i/k)."""
+    if t.ndim != 1:
+        raise ValueError(f"timesteps must have shape (B,), got {tuple(t.shape)}; pass one timestep per sample")
+    if dim < 2 or dim % 2:
+        raise ValueError(f"the embedding dim must be even and >= 2, got {dim}")
+    half = dim // 2
+    freqs = torch.exp(-math.log(max_period) * torch.arange(half, device=t.device, dtype=torch.float32) / half)  # (k,)
+    args = t.float()[:, None] * freqs[None]  # (B, k)
+    return torch.cat([torch.cos(args), torch.sin(args)], dim=-1)  # (B, dim)
+
+
+class TimestepEmbedder(nn.Module):
+    """t (B,) -> (B, dim): sinusoids of width `frequency_dim`, then Linear-SiLU-Linear."""
+
+    def __init__(self, dim: int, frequency_dim: int = 256) -> None:
+        super().__init__()
+        self.frequency_dim = frequency_dim
+        self.mlp = nn.Sequential(nn.Linear(frequency_dim, dim), nn.SiLU(), nn.Linear(dim, dim))
+
+    def forward(self, t: Tensor) -> Tensor:
+        return self.mlp(timestep_embedding(t, self.frequency_dim))  # (B, dim)
+
+
+class LabelEmbedder(nn.Module):
+    """Labels (B,) or (B, A) -> (B, dim): one table per attribute, summed; index `num_classes[a]` is null.
+
+    With several attributes (e.g. colour and shape) each gets its own table and the vectors
+    add, so an unseen combination still has a sensible embedding. In training, each sample's
+    labels are all replaced by null with probability `dropout_prob`, which teaches the
+    unconditional model that classifier-free guidance needs.
+    """
+
+    def __init__(self, num_classes: int | tuple[int, ...], dim: int, dropout_prob: float = 0.1) -> None:
+        super().__init__()
+        sizes = (num_classes,) if isinstance(num_classes, int) else tuple(num_classes)
+        if not sizes or any(not isinstance(n, int) or n < 1 for n in sizes):
+            raise ValueError(f"num_classes must be a positive int or a tuple of them, got {num_classes!r}")
+        if not 0.0 <= dropout_prob < 1.0:
+            raise ValueError(f"dropout_prob must be in [0, 1), got {dropout_prob!r}")
+        self.num_classes = sizes
+        self.dropout_prob = dropout_prob
+        # One extra row per table: the null label.
+        self.tables = nn.ModuleList(nn.Embedding(n + 1, dim) for n in sizes)
+
+    def null_labels(self, batch_size: int, device: torch.device | str | None = None) -> Tensor:
+        """The unconditional labels, shape (B, A)."""
+        null = torch.tensor(self.num_classes, device=device)  # (A,)
+        return null.expand(batch_size, len(self.num_classes)).clone()
+
+    def check_labels(self, labels: Tensor) -> Tensor:
+        """Labels as (B, A) integers in range (null allowed), or a ValueError that says what is wrong."""
+        if labels.dtype.is_floating_point or labels.dtype == torch.bool:
+            raise ValueError(f"labels must be integer class ids, got dtype {labels.dtype}")
+        if labels.ndim == 1 and len(self.num_classes) == 1:
+            labels = labels[:, None]  # (B, 1)
+        if labels.ndim != 2 or labels.shape[1] != len(self.num_classes):
+            raise ValueError(
+                f"labels must have shape (B, {len(self.num_classes)}) for attributes with {self.num_classes} "
+                f"classes, got {tuple(labels.shape)}"
+            )
+        high = torch.tensor(self.num_classes, device=labels.device)
+        if (labels < 0).any() or (labels > high).any():
+            raise ValueError(f"labels out of range: attribute a takes 0..{self.num_classes}[a] (the last is null)")
+        return labels
+
+    def forward(self, labels: Tensor) -> Tensor:
+        labels = self.check_labels(labels)  # (B, A)
+        if self.training and self.dropout_prob > 0:
+            drop = torch.rand(labels.shape[0], device=labels.device) < self.dropout_prob  # (B,)
+            labels = torch.where(drop[:, None], self.null_labels(labels.shape[0], labels.device), labels)
+        return sum(table(labels[:, a]) for a, table in enumerate(self.tables))  # (B, dim)
