@@ -15,11 +15,13 @@ be compared at a matched configuration (`bench/bench_unet.py`).
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+
+from minisora.core.config import configure
 
 from minisora.blocks import AttentionBlock, LabelEmbedder, ResBlock, TimestepEmbedder
 
@@ -90,8 +92,7 @@ class UNet(nn.Module):
 
     def __init__(self, config: UNetConfig | None = None, **overrides) -> None:
         super().__init__()
-        cfg = config if config is not None else UNetConfig()
-        cfg = UNetConfig(**{**asdict(cfg), **overrides}) if overrides else cfg
+        cfg = configure(UNetConfig, config, overrides)
         self.config = cfg
         widths = [cfg.base_channels * m for m in cfg.channel_mults]
         emb_dim = 4 * cfg.base_channels

@@ -16,11 +16,13 @@ lesson 07 are interchangeable to the model that consumes them.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+
+from minisora.core.config import configure
 
 from minisora.blocks import AttentionBlock, ResBlock
 
@@ -135,8 +137,7 @@ class VAE(nn.Module):
 
     def __init__(self, config: VAEConfig | None = None, **overrides) -> None:
         super().__init__()
-        cfg = config if config is not None else VAEConfig()
-        cfg = VAEConfig(**{**asdict(cfg), **overrides}) if overrides else cfg
+        cfg = configure(VAEConfig, config, overrides)
         self.config = cfg
         self.encoder = Encoder(cfg)
         self.decoder = Decoder(cfg)
