@@ -24,6 +24,7 @@ from torch import Tensor, nn
 from minisora.core.config import configure
 
 from minisora.blocks import AttentionBlock, LabelEmbedder, ResBlock, TimestepEmbedder
+from minisora.blocks.patching import nearest_multiples
 
 
 @dataclass
@@ -156,11 +157,9 @@ class UNet(nn.Module):
         f = cfg.factor
         for name, size in (("height", x.shape[2]), ("width", x.shape[3])):
             if size % f:
-                low, high = size // f * f, (size // f + 1) * f
-                nearest = f"{low} or {high}" if low else f"{high}"
                 raise ValueError(
                     f"{name}={size} is not divisible by {f} (the U-Net halves it {len(cfg.channel_mults) - 1} times); "
-                    f"use {nearest}"
+                    f"use {nearest_multiples(size, f)}"
                 )
 
     def embed(self, t: Tensor, labels: Tensor | None, batch_size: int) -> Tensor:

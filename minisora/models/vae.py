@@ -25,6 +25,7 @@ from torch import Tensor, nn
 from minisora.core.config import configure
 
 from minisora.blocks import AttentionBlock, ResBlock
+from minisora.blocks.patching import nearest_multiples
 
 
 @dataclass
@@ -153,9 +154,8 @@ class VAE(nn.Module):
         f = cfg.factor
         for name, size in (("height", x.shape[2]), ("width", x.shape[3])):
             if size % f:
-                low, high = size // f * f, (size // f + 1) * f
-                raise ValueError(f"{name}={size} is not divisible by the VAE's factor {f}; use {low or high}"
-                                 + (f" or {high}" if low else ""))
+                raise ValueError(f"{name}={size} is not divisible by the VAE's factor {f}; "
+                                 f"use {nearest_multiples(size, f)}")
 
     def latent_shape(self, height: int, width: int) -> tuple[int, int, int]:
         """(C_lat, H / f, W / f) of an image of this size."""
