@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from minisora.core import read_checkpoint, save_checkpoint
+from minisora.core import data_file, read_checkpoint, save_checkpoint
 from minisora.models import DIT_PRESETS, VAE, VAE_PRESETS, DiT, UNet, UNET_PRESETS, load_model
 
 
@@ -50,3 +50,12 @@ def test_clear_errors(tmp_path):
     torch.save(checkpoint, tmp_path / "edited.pt")
     with pytest.raises(ValueError, match="do not fit a VAE"):
         load_model(tmp_path / "edited.pt")
+
+
+def test_data_file_finds_shipped_files_and_says_where_it_looked(tmp_path, monkeypatch):
+    assert data_file("vae_f4_32px.pt").parent.name == "data"  # the VAE the repository ships
+    save_checkpoint(tmp_path / "mine.pt", VAE(VAE_PRESETS["tiny"]))
+    monkeypatch.setenv("MINISORA_DATA", str(tmp_path))
+    assert data_file("mine.pt") == (tmp_path / "mine.pt").resolve()
+    with pytest.raises(FileNotFoundError, match="not in any data folder.*MINISORA_DATA"):
+        data_file("nothing.pt")

@@ -10,6 +10,7 @@ plain containers, so a checkpoint from elsewhere cannot run code on your machine
 from __future__ import annotations
 
 import dataclasses
+import os
 import pathlib
 
 import torch
@@ -35,6 +36,25 @@ def _check_plain(value, where: str) -> None:
     elif type(value) not in _PLAIN:  # exact types: a str subclass such as torch.__version__ would not load
         raise ValueError(f"metadata {where} is a {type(value).__name__}; store plain numbers, strings, lists or dicts "
                          f"(e.g. str(value) or float(value))")
+
+
+def data_file(name: str) -> pathlib.Path:
+    """A file shipped in the repository's `data/` (e.g. "vae_f4_32px.pt"), found from a clone or an editable install.
+
+    Looks in $MINISORA_DATA, then the `data/` beside the package, then ./data and ../data
+    (a notebook runs from lessons/ or solutions/). A pip install from an index has no data/:
+    clone the repository, or point MINISORA_DATA at a folder holding the file.
+    """
+    places = []
+    if os.environ.get("MINISORA_DATA"):
+        places.append(pathlib.Path(os.environ["MINISORA_DATA"]))
+    places += [pathlib.Path(__file__).resolve().parents[2] / "data", pathlib.Path("data"), pathlib.Path("../data")]
+    for place in places:
+        if (place / name).is_file():
+            return (place / name).resolve()
+    searched = ", ".join(str(place) for place in places)
+    raise FileNotFoundError(f"{name} is not in any data folder ({searched}); clone the minisora repository "
+                            f"(data/ ships it) or set MINISORA_DATA to the folder that holds it")
 
 
 def save_checkpoint(path: str | pathlib.Path, model: nn.Module, **metadata) -> pathlib.Path:

@@ -167,8 +167,8 @@ class DiT(nn.Module):
         patch_dim = p * p * cfg.in_channels
         # Patchify then Linear is the paper's p x p conv with stride p (the same weights, reshaped).
         self.patch_embed = nn.Linear(patch_dim, dim)
-        self.t_embedder = TimestepEmbedder(dim)
-        self.y_embedder = LabelEmbedder(cfg.num_classes, dim, cfg.class_dropout_prob) if cfg.num_classes else None
+        self.time_embed = TimestepEmbedder(dim)
+        self.label_embed = LabelEmbedder(cfg.num_classes, dim, cfg.class_dropout_prob) if cfg.num_classes else None
         args = (dim, cfg.num_heads, cfg.mlp_ratio, cfg.qk_norm)
         if cfg.conditioning == "adaln_zero":
             blocks = [AdaLNZeroBlock(*args) for _ in range(cfg.depth)]
@@ -188,11 +188,11 @@ class DiT(nn.Module):
                 nn.init.xavier_uniform_(module.weight)
                 nn.init.zeros_(module.bias)
         # The timestep MLP and the label tables: small normal weights, as DiT does (std 0.02).
-        for layer in self.t_embedder.mlp:
+        for layer in self.time_embed.mlp:
             if isinstance(layer, nn.Linear):
                 nn.init.normal_(layer.weight, std=0.02)
-        if self.y_embedder is not None:
-            for table in self.y_embedder.tables:
+        if self.label_embed is not None:
+            for table in self.label_embed.tables:
                 nn.init.normal_(table.weight, std=0.02)
         # adaLN-Zero: the modulation regressions output 0, so every gate is 0 and every block
         # is the identity at the start; the network begins as "final layer of the input".
@@ -213,14 +213,14 @@ class DiT(nn.Module):
         t = t.expand(batch_size) if t.ndim == 0 else t
         if t.shape != (batch_size,):
             raise ValueError(f"t must be one timestep per sample, shape ({batch_size},), got {tuple(t.shape)}")
-        t_emb = self.t_embedder(t)  # (B, D)
-        if self.y_embedder is None:
+        t_emb = self.time_embed(t)  # (B, D)
+        if self.label_embed is None:
             if labels is not None:
                 raise ValueError("this DiT has no label embedding; build it with num_classes=(...) to condition on labels")
             return t_emb, None
         if labels is None:
-            labels = self.y_embedder.null_labels(batch_size, t_emb.device)
-        return t_emb, self.y_embedder(labels)  # (B, D), (B, D)
+            labels = self.label_embed.null_labels(batch_size, t_emb.device)
+        return t_emb, self.label_embed(labels)  # (B, D), (B, D)
 
     def forward(self, x: Tensor, t: Tensor, labels: Tensor | None = None) -> Tensor:
         """x (B, C, H, W) with H, W multiples of the patch; t (B,); labels (B, A) class ids, None = unconditional."""
