@@ -32,7 +32,7 @@ from minisora.blocks.attention import Attention
 from minisora.blocks.embeddings import LabelEmbedder, TimestepEmbedder
 from minisora.blocks.patching import check_divisible, patchify, unpatchify
 from minisora.blocks.positions import sincos_2d
-from minisora.blocks.transformer import MLP
+from minisora.blocks.transformer import MLP, TransformerBlock
 from minisora.core.config import configure
 
 CONDITIONINGS = ("adaln_zero", "in_context", "cross_attention")
@@ -123,21 +123,6 @@ class CrossAttentionBlock(nn.Module):
         return x + self.mlp(self.norm2(x))
 
 
-class PlainBlock(nn.Module):
-    """The pre-norm ViT block the in-context DiT uses; (B, L, D) -> (B, L, D)."""
-
-    def __init__(self, dim: int, num_heads: int, mlp_ratio: float, qk_norm: bool) -> None:
-        super().__init__()
-        self.norm1 = nn.LayerNorm(dim)
-        self.attn = Attention(dim, num_heads, qk_norm=qk_norm)
-        self.norm2 = nn.LayerNorm(dim)
-        self.mlp = MLP(dim, mlp_ratio)
-
-    def forward(self, x: Tensor) -> Tensor:
-        x = x + self.attn(self.norm1(x))
-        return x + self.mlp(self.norm2(x))
-
-
 class FinalLayer(nn.Module):
     """Norm (adaLN from c, or a plain LayerNorm) then Linear: tokens (B, L, D) -> patches (B, L, p*p*C)."""
 
@@ -175,7 +160,7 @@ class DiT(nn.Module):
         elif cfg.conditioning == "cross_attention":
             blocks = [CrossAttentionBlock(*args, context_dim=dim) for _ in range(cfg.depth)]
         else:
-            blocks = [PlainBlock(*args) for _ in range(cfg.depth)]
+            blocks = [TransformerBlock(*args) for _ in range(cfg.depth)]  # the plain ViT block of lesson 04
         self.blocks = nn.ModuleList(blocks)
         self.final = FinalLayer(dim, patch_dim, adaptive=cfg.conditioning == "adaln_zero")
         self.initialize_weights()
