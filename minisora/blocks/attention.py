@@ -6,7 +6,8 @@ K, V from a context (a caption's tokens). `F.scaled_dot_product_attention` compu
 with fused kernels (flash / memory-efficient) where the hardware has them;
 `attention_reference` is the formula written out, which the tests hold it to.
 QK-norm (Dehghani et al. 2023) normalizes queries and keys per head, which keeps the
-logits bounded and large-model training stable.
+logits bounded and large-model training stable. Rotary positions (`positions.apply_rope`)
+turn queries and keys after the norm, when the caller passes their angles.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ import torch
 import torch.nn.functional as F
 from einops import rearrange
 from torch import Tensor, nn
+
+from minisora.blocks.positions import apply_rope
 
 
 def attention_reference(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None = None) -> Tensor:
@@ -46,8 +49,11 @@ class Attention(nn.Module):
         self.q_norm = nn.LayerNorm(self.head_dim, bias=False) if qk_norm else nn.Identity()
         self.k_norm = nn.LayerNorm(self.head_dim, bias=False) if qk_norm else nn.Identity()
 
-    def forward(self, x: Tensor, context: Tensor | None = None, mask: Tensor | None = None) -> Tensor:
-        """x (B, L, D); context (B, S, D_ctx) for cross-attention; mask (B, S) or (B, L, S), True = attend."""
+    def forward(
+        self, x: Tensor, context: Tensor | None = None, mask: Tensor | None = None, rope: Tensor | None = None
+    ) -> Tensor:
+        """x (B, L, D); context (B, S, D_ctx) for cross-attention; mask (B, S) or (B, L, S), True = attend;
+        rope: RoPE angles (L, <= d/2) for self-attention."""
         if self.is_cross and context is None:
             raise ValueError("this is a cross-attention layer: pass context=(B, S, context_dim)")
         if not self.is_cross and context is not None:
@@ -57,6 +63,10 @@ class Attention(nn.Module):
         k = rearrange(self.to_k(source), "B S (h d) -> B h S d", h=self.num_heads)
         v = rearrange(self.to_v(source), "B S (h d) -> B h S d", h=self.num_heads)
         q, k = self.q_norm(q), self.k_norm(k)
+        if rope is not None:
+            if self.is_cross:
+                raise ValueError("RoPE rotates queries and keys of the same sequence: use it in self-attention only")
+            q, k = apply_rope(q, rope), apply_rope(k, rope)
         if mask is not None:
             mask = mask[:, None, None, :] if mask.ndim == 2 else mask[:, None]  # (B, 1, L or 1, S)
         out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)  # (B, h, L, d)

@@ -4,9 +4,16 @@ and knows nothing of β, ᾱ or samplers; `minisora.diffusion` drives it as a ca
     unet               the U-Net denoiser of DDPM / Stable Diffusion (lesson 02)
     diffusers_interop  the U-Net as diffusers' UNet2DModel (config and parameter names)
     vae                the KL autoencoder of latent diffusion (lesson 03)
+    vit                the Vision Transformer classifier (lesson 04)
+    vivit              ViViT's four space-time variants, frame patches or tubelets (lesson 05)
 """
 
 from minisora.models.unet import UNET_PRESETS, UNet, UNetConfig
 from minisora.models.vae import VAE, VAE_PRESETS, DiagonalGaussian, VAEConfig, vae_loss
+from minisora.models.vit import ViT, ViTConfig
+from minisora.models.vivit import VARIANTS, ViViT, ViViTConfig, inflate_patch_weights
 
-__all__ = ["UNET_PRESETS", "VAE", "VAE_PRESETS", "DiagonalGaussian", "UNet", "UNetConfig", "VAEConfig", "vae_loss"]
+__all__ = [
+    "UNET_PRESETS", "VAE", "VAE_PRESETS", "VARIANTS", "DiagonalGaussian", "UNet", "UNetConfig", "VAEConfig", "ViT",
+    "ViTConfig", "ViViT", "ViViTConfig", "inflate_patch_weights", "vae_loss",
+]
