@@ -51,3 +51,18 @@ def test_seed_everything_makes_all_generators_repeat():
     assert first == second
     with pytest.raises(ValueError, match="non-negative int"):
         seed_everything(-1)
+
+
+def test_count_flops_counts_convolutions_and_attention():
+    import torch.nn.functional as F
+    from torch import nn
+
+    from minisora.core import count_flops
+
+    conv = nn.Conv2d(16, 32, 3, padding=1)
+    assert count_flops(lambda: conv(torch.randn(1, 16, 8, 8))) == 2 * 16 * 32 * 9 * 8 * 8
+    q = torch.randn(1, 4, 64, 16)
+    # QKᵀ and (softmax)V: two matmuls of 64 x 64 x 16 per head; the fused CPU kernel alone would count 0.
+    assert count_flops(lambda: F.scaled_dot_product_attention(q, q, q)) == 2 * (2 * 4 * 64 * 64 * 16)
+    ops = count_flops(lambda: conv(torch.randn(1, 16, 8, 8)), by_operator=True)
+    assert list(ops) == ["aten.convolution"]
