@@ -66,3 +66,17 @@ def test_count_flops_counts_convolutions_and_attention():
     assert count_flops(lambda: F.scaled_dot_product_attention(q, q, q)) == 2 * (2 * 4 * 64 * 64 * 16)
     ops = count_flops(lambda: conv(torch.randn(1, 16, 8, 8)), by_operator=True)
     assert list(ops) == ["aten.convolution"]
+
+
+def test_saved_tensor_bytes_counts_what_backward_needs():
+    from torch import nn
+
+    from minisora.core import saved_tensor_bytes
+
+    layer = nn.Linear(100, 50)
+    x = torch.randn(32, 100)
+    # A linear layer saves its input (32 x 100 floats) for the weight gradient; the weight is a parameter
+    # and is saved too (for the input gradient) only when the input requires grad.
+    assert saved_tensor_bytes(lambda: layer(x)) == 32 * 100 * 4
+    big = saved_tensor_bytes(lambda: layer(torch.randn(64, 100)))
+    assert big == 2 * 32 * 100 * 4
