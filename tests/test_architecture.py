@@ -15,8 +15,8 @@ ALLOWED = {
     "core": set(),
     "data": {"core"},
     "eval": {"data"},  # only the world's vocabulary; test_eval pins which modules exactly
-    "blocks": set(),
-    "models": {"blocks"},  # a network knows nothing of β, ᾱ or samplers
+    "blocks": {"core"},
+    "models": {"core", "blocks"},  # a network knows nothing of β, ᾱ or samplers
     "diffusion": set(),  # receives networks as callables, never imports one
     "train": {"core", "data", "eval", "blocks", "models", "diffusion"},
 }

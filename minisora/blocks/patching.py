@@ -20,7 +20,8 @@ from einops import rearrange
 from torch import Tensor
 
 
-def _nearest(size: int, factor: int) -> str:
+def nearest_multiples(size: int, factor: int) -> str:
+    """The multiples of `factor` around `size`, as an error message suggests them: "28 or 32" (or "4")."""
     low, high = size // factor * factor, (size // factor + 1) * factor
     return f"{low} or {high}" if low else f"{high}"
 
@@ -30,7 +31,7 @@ def check_divisible(size: int, factor: int, name: str, what: str) -> None:
     if not isinstance(factor, int) or factor < 1:
         raise ValueError(f"{what} must be a positive int, got {factor!r}")
     if size % factor:
-        raise ValueError(f"{name}={size} is not divisible by {what} {factor}; use {name}={_nearest(size, factor)}")
+        raise ValueError(f"{name}={size} is not divisible by {what} {factor}; use {name}={nearest_multiples(size, factor)}")
 
 
 def _check_rank(x: Tensor, rank: int, layout: str) -> None:

@@ -15,13 +15,16 @@ be compared at a matched configuration (`bench/bench_unet.py`).
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from minisora.core.config import configure
+
 from minisora.blocks import AttentionBlock, LabelEmbedder, ResBlock, TimestepEmbedder
+from minisora.blocks.patching import nearest_multiples
 
 
 @dataclass
@@ -90,8 +93,7 @@ class UNet(nn.Module):
 
     def __init__(self, config: UNetConfig | None = None, **overrides) -> None:
         super().__init__()
-        cfg = config if config is not None else UNetConfig()
-        cfg = UNetConfig(**{**asdict(cfg), **overrides}) if overrides else cfg
+        cfg = configure(UNetConfig, config, overrides)
         self.config = cfg
         widths = [cfg.base_channels * m for m in cfg.channel_mults]
         emb_dim = 4 * cfg.base_channels
@@ -155,11 +157,9 @@ class UNet(nn.Module):
         f = cfg.factor
         for name, size in (("height", x.shape[2]), ("width", x.shape[3])):
             if size % f:
-                low, high = size // f * f, (size // f + 1) * f
-                nearest = f"{low} or {high}" if low else f"{high}"
                 raise ValueError(
                     f"{name}={size} is not divisible by {f} (the U-Net halves it {len(cfg.channel_mults) - 1} times); "
-                    f"use {nearest}"
+                    f"use {nearest_multiples(size, f)}"
                 )
 
     def embed(self, t: Tensor, labels: Tensor | None, batch_size: int) -> Tensor:

@@ -16,13 +16,16 @@ lesson 07 are interchangeable to the model that consumes them.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from minisora.core.config import configure
+
 from minisora.blocks import AttentionBlock, ResBlock
+from minisora.blocks.patching import nearest_multiples
 
 
 @dataclass
@@ -135,8 +138,7 @@ class VAE(nn.Module):
 
     def __init__(self, config: VAEConfig | None = None, **overrides) -> None:
         super().__init__()
-        cfg = config if config is not None else VAEConfig()
-        cfg = VAEConfig(**{**asdict(cfg), **overrides}) if overrides else cfg
+        cfg = configure(VAEConfig, config, overrides)
         self.config = cfg
         self.encoder = Encoder(cfg)
         self.decoder = Decoder(cfg)
@@ -152,9 +154,8 @@ class VAE(nn.Module):
         f = cfg.factor
         for name, size in (("height", x.shape[2]), ("width", x.shape[3])):
             if size % f:
-                low, high = size // f * f, (size // f + 1) * f
-                raise ValueError(f"{name}={size} is not divisible by the VAE's factor {f}; use {low or high}"
-                                 + (f" or {high}" if low else ""))
+                raise ValueError(f"{name}={size} is not divisible by the VAE's factor {f}; "
+                                 f"use {nearest_multiples(size, f)}")
 
     def latent_shape(self, height: int, width: int) -> tuple[int, int, int]:
         """(C_lat, H / f, W / f) of an image of this size."""

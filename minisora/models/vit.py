@@ -8,10 +8,12 @@ patch tokens ("pool").
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
+
+from minisora.core.config import configure
 
 from minisora.blocks.patching import check_divisible, patchify
 from minisora.blocks.positions import LearnedPositions, sincos_2d
@@ -55,8 +57,7 @@ class ViT(nn.Module):
 
     def __init__(self, config: ViTConfig | None = None, **overrides) -> None:
         super().__init__()
-        cfg = config if config is not None else ViTConfig()
-        cfg = ViTConfig(**{**asdict(cfg), **overrides}) if overrides else cfg
+        cfg = configure(ViTConfig, config, overrides)
         self.config = cfg
         p = cfg.patch_size
         self.embed = nn.Linear(p * p * cfg.in_channels, cfg.dim)  # eq. 1's E: one token per patch

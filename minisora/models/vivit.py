@@ -19,12 +19,14 @@ middle frame and zeros elsewhere; "average" repeats it over pt frames divided by
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from einops import rearrange
 from torch import Tensor, nn
+
+from minisora.core.config import configure
 
 from minisora.blocks.attention import Attention
 from minisora.blocks.patching import patchify_tubelets, token_grid
@@ -137,8 +139,7 @@ class ViViT(nn.Module):
 
     def __init__(self, config: ViViTConfig | None = None, **overrides) -> None:
         super().__init__()
-        cfg = config if config is not None else ViViTConfig()
-        cfg = ViViTConfig(**{**asdict(cfg), **overrides}) if overrides else cfg
+        cfg = configure(ViViTConfig, config, overrides)
         self.config = cfg
         pt, p = cfg.tubelet_frames, cfg.patch_size
         f, h, w = cfg.grid
