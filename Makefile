@@ -31,6 +31,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_render.py
 	$(BIN)/python bench/bench_unet.py
 	$(BIN)/python bench/bench_attention.py
+	$(BIN)/python bench/bench_dit.py
 	$(BIN)/python bench/validate_judge.py
 
 # Full mode: re-run every notebook in place to refresh the committed outputs (slow).

@@ -2,6 +2,7 @@
 
     minisora demo --out outputs/demo      render a few captioned Bouncing Shapes videos
     minisora render "a small red circle moving left" --out red.mp4
+    minisora train-vae --out data/vae_f4_32px.pt   train lesson 03's VAE and save it (what data/ ships)
 
 (`train` and `generate` join when the text-to-video model lands, lesson 09.)
 """
@@ -10,7 +11,9 @@ from __future__ import annotations
 
 import argparse
 import pathlib
+import shlex
 import sys
+import time
 
 import numpy as np
 
@@ -45,6 +48,15 @@ def build_parser() -> argparse.ArgumentParser:
     one.add_argument("caption", help='e.g. "a small red circle moving left on a gray background"')
     one.add_argument("--out", type=pathlib.Path, required=True, help="a .mp4 or .gif path")
     _add_size_arguments(one)
+
+    vae = commands.add_parser("train-vae", help="train lesson 03's VAE on Bouncing Shapes frames and save a checkpoint")
+    vae.add_argument("--out", type=pathlib.Path, required=True, help="the checkpoint to write, e.g. data/vae_f4_32px.pt")
+    vae.add_argument("--preset", default="f4", help="a VAE_PRESETS name (f = 2, 4 or 8 downsampling)")
+    vae.add_argument("--size", type=_positive, default=32, help="frame height and width")
+    vae.add_argument("--clips", type=_positive, default=1_500, help="training clips (8 frames of each)")
+    vae.add_argument("--steps", type=_positive, default=2_000)
+    vae.add_argument("--gate-clips", type=_positive, default=100, help="held-out clips the judge scores at the end")
+    vae.add_argument("--seed", type=int, default=0)
     return parser
 
 
@@ -75,8 +87,43 @@ def run_demo(args: argparse.Namespace) -> list[pathlib.Path]:
     return written
 
 
+def run_train_vae(args: argparse.Namespace) -> pathlib.Path:
+    """Train a VAE as lesson 03 does, print the judge's gate, save it with the command and scores."""
+    import torch  # the heavy imports only for the commands that train
+
+    from minisora.core import save_checkpoint, seed_everything
+    from minisora.data import BouncingShapes
+    from minisora.models import VAE, VAE_PRESETS
+    from minisora.train import clip_frames, gate, train_vae
+
+    if args.preset not in VAE_PRESETS:
+        raise ValueError(f"unknown VAE preset {args.preset!r}; choose one of {sorted(VAE_PRESETS)}")
+    command = "minisora " + shlex.join(args.argv)
+    print(command, flush=True)
+    seed_everything(args.seed)
+    start = time.perf_counter()
+    frames, _ = clip_frames(args.clips, args.size, seed=args.seed)
+    vae = VAE(VAE_PRESETS[args.preset])
+    print(f"{len(frames)} frames {args.size}x{args.size}; VAE {args.preset}: "
+          f"{sum(p.numel() for p in vae.parameters()):,} parameters; {args.steps} steps; torch {torch.__version__}")
+    losses = train_vae(vae, frames, args.steps, seed=args.seed, progress=False, log_every=100)
+    factor = vae.fit_scaling_factor(frames)
+    held_out = BouncingShapes(length=args.gate_clips, num_frames=16, height=args.size, width=args.size, seed=123)
+    items = [held_out[i] for i in range(args.gate_clips)]
+    scores = gate(vae, torch.stack([item["video"] for item in items]), [item["spec"] for item in items])
+    print(f"scaling_factor {factor:.4f}; the judge on {args.gate_clips} held-out clips (original -> reconstructed):")
+    for attribute, original in scores["original"].items():
+        print(f"  {attribute:>10}: {original:.2f} -> {scores['reconstructed'][attribute]:.2f}")
+    minutes = (time.perf_counter() - start) / 60
+    path = save_checkpoint(args.out, vae, command=command, steps=args.steps, final_loss=sum(losses[-100:]) / 100,
+                           gate=scores, minutes=minutes, torch=str(torch.__version__))
+    print(f"wrote {path} after {minutes:.1f} min")
+    return path
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # recorded in checkpoints
     try:
         if args.command == "demo":
             run_demo(args)
@@ -84,6 +131,8 @@ def main(argv: list[str] | None = None) -> int:
             clip = render(args.caption, args.frames, args.height, args.width, seed=args.seed)
             path = save_video(args.out, clip.video, fps=FPS, scale=args.scale)
             print(f"wrote {path}: {clip.caption}")
+        elif args.command == "train-vae":
+            run_train_vae(args)
     except ValueError as error:
         print(f"minisora {args.command}: {error}", file=sys.stderr)
         return 2

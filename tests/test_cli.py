@@ -22,3 +22,21 @@ def test_render_command_and_a_clear_error(tmp_path, capsys):
     assert out.exists()
     assert main(["render", "a purple blob", "--out", str(tmp_path / "x.mp4")]) == 2
     assert "canonical form" in capsys.readouterr().err
+
+
+def test_train_vae_writes_a_checkpoint_that_loads_with_its_command_and_gate(tmp_path, capsys):
+    from minisora.models import VAE, load_model
+
+    out = tmp_path / "vae.pt"
+    argv = ["train-vae", "--out", str(out), "--preset", "tiny", "--size", "16", "--clips", "4", "--steps", "3",
+            "--gate-clips", "2"]
+    assert main(argv) == 0
+    vae = load_model(out, expect=VAE)
+    meta = vae.checkpoint_metadata
+    assert meta["command"] == "minisora " + " ".join(argv) and meta["steps"] == 3
+    assert set(meta["gate"]) == {"original", "reconstructed"} and 0 <= meta["gate"]["reconstructed"]["color"] <= 1
+    assert vae.scaling_factor.item() != 1.0  # measured from the frames
+    printed = capsys.readouterr().out
+    assert "scaling_factor" in printed and "wrote" in printed
+    assert main(["train-vae", "--out", str(out), "--preset", "f16"]) == 2
+    assert "unknown VAE preset 'f16'" in capsys.readouterr().err

@@ -46,3 +46,19 @@ def test_train_denoiser_errors():
         train_denoiser(model, torch.zeros(8, 3, 8, 8), process, 1, labels=torch.zeros(4, 2, dtype=torch.long))
     with pytest.raises(ValueError, match="batch_size"):
         train_denoiser(model, torch.zeros(8, 3, 8, 8), process, 1, batch_size=16)
+
+
+def test_train_vae_lowers_the_reconstruction_loss_and_checks_its_input():
+    from minisora.models import VAE, VAE_PRESETS
+    from minisora.train import clip_frames, reconstruct_videos, train_vae
+
+    torch.manual_seed(0)
+    frames, specs = clip_frames(6, 16, seed=1)
+    assert frames.shape == (48, 3, 16, 16) and len(specs) == 6 and -1 <= frames.min() and frames.max() <= 1
+    vae = VAE(VAE_PRESETS["tiny"])
+    losses = train_vae(vae, frames, 60, batch_size=16, progress=False)
+    assert len(losses) == 60 and sum(losses[-10:]) < 0.7 * sum(losses[:10]) and not vae.training
+    videos = (frames[:16].reshape(2, 8, 3, 16, 16) + 1) / 2
+    assert reconstruct_videos(vae, videos).shape == videos.shape
+    with pytest.raises(ValueError, match="batch_size"):
+        train_vae(vae, frames, 5, batch_size=100)

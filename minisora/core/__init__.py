@@ -1,5 +1,6 @@
-"""The bottom layer: switches, device, seeding, video display and I/O, FLOP and memory counting (imports nothing of ours)."""
+"""The bottom layer: switches, device, seeding, video display and I/O, checkpoints, FLOP and memory counting (imports nothing of ours)."""
 
+from minisora.core.checkpoint import data_file, read_checkpoint, save_checkpoint
 from minisora.core.flops import count_flops
 from minisora.core.memory import saved_tensor_bytes
 from minisora.core.switches import FAST, fast_mode_from_env, get_device, seed_everything
@@ -8,6 +9,9 @@ from minisora.core.video import frame_strip, read_video, save_video, show_video
 __all__ = [
     "FAST",
     "count_flops",
+    "data_file",
+    "read_checkpoint",
+    "save_checkpoint",
     "saved_tensor_bytes",
     "fast_mode_from_env",
     "get_device",

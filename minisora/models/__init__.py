@@ -6,14 +6,19 @@ and knows nothing of β, ᾱ or samplers; `minisora.diffusion` drives it as a ca
     vae                the KL autoencoder of latent diffusion (lesson 03)
     vit                the Vision Transformer classifier (lesson 04)
     vivit              ViViT's four space-time variants, frame patches or tubelets (lesson 05)
+    loading            load_model: a network back from a checkpoint (config + weights)
+    dit                the Diffusion Transformer: adaLN-Zero, in-context or cross-attention conditioning (lesson 06)
 """
 
+from minisora.models.dit import CONDITIONINGS, DIT_PRESETS, DiT, DiTConfig, published_parameter_count
+from minisora.models.loading import load_model
 from minisora.models.unet import UNET_PRESETS, UNet, UNetConfig
 from minisora.models.vae import VAE, VAE_PRESETS, DiagonalGaussian, VAEConfig, vae_loss
 from minisora.models.vit import ViT, ViTConfig
 from minisora.models.vivit import VARIANTS, ViViT, ViViTConfig, inflate_patch_weights
 
 __all__ = [
+    "CONDITIONINGS", "DIT_PRESETS", "DiT", "DiTConfig", "published_parameter_count", "load_model",
     "UNET_PRESETS", "VAE", "VAE_PRESETS", "VARIANTS", "DiagonalGaussian", "UNet", "UNetConfig", "VAEConfig", "ViT",
     "ViTConfig", "ViViT", "ViViTConfig", "inflate_patch_weights", "vae_loss",
 ]
