@@ -7,6 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from minisora.blocks import Attention, LabelEmbedder, TimestepEmbedder, attention_reference, timestep_embedding
+from minisora.blocks.embeddings import broadcast_timesteps
 
 
 def test_timestep_embedding_closed_form():
@@ -51,6 +52,17 @@ def test_label_embedder_dropout_only_in_training():
     dropped = (emb.train()(labels) == null_vector).all(dim=1).float().mean()
     assert abs(dropped - 0.5) < 0.04  # about half, 1.7% s.e. at n = 4000
     assert not (emb.eval()(labels) == null_vector).all(dim=1).any()
+
+
+def test_broadcast_timesteps_and_null_labels_by_default():
+    assert torch.equal(broadcast_timesteps(7, 3, "cpu"), torch.tensor([7, 7, 7]))
+    assert torch.equal(broadcast_timesteps(torch.tensor([1, 2]), 2, "cpu"), torch.tensor([1, 2]))
+    with pytest.raises(ValueError, match=r"one timestep per sample, shape \(2,\), or a scalar; got \(3,\)"):
+        broadcast_timesteps(torch.tensor([1, 2, 3]), 2, "cpu")
+    embedder = LabelEmbedder((8, 3), 16).eval()
+    assert torch.equal(embedder.embed_or_null(None, 2, "cpu"), embedder(torch.tensor([[8, 3], [8, 3]])))
+    labels = torch.tensor([[1, 2], [0, 0]])
+    assert torch.equal(embedder.embed_or_null(labels, 2, "cpu"), embedder(labels))
 
 
 def test_label_embedder_errors():

@@ -68,7 +68,7 @@ def test_clear_errors():
         model(torch.randn(1, 2, 3, 32, 32), torch.tensor([0]))
     with pytest.raises(ValueError, match="no label embedding"):
         model(torch.randn(1, 3, 32, 32), torch.tensor([0]), torch.tensor([[0, 0]]))
-    with pytest.raises(ValueError, match="t must have shape"):
+    with pytest.raises(ValueError, match=r"t must be one timestep per sample, shape \(2,\), or a scalar"):
         model(torch.randn(2, 3, 32, 32), torch.tensor([0, 1, 2]))
     with pytest.raises(ValueError, match="num_groups"):
         UNetConfig(base_channels=12, num_groups=8)

@@ -29,6 +29,15 @@ def timestep_embedding(t: Tensor, dim: int, max_period: float = 10_000.0) -> Ten
     return torch.cat([torch.cos(args), torch.sin(args)], dim=-1)  # (B, dim)
 
 
+def broadcast_timesteps(t: Tensor | int | float, batch_size: int, device: torch.device | str) -> Tensor:
+    """One timestep per sample, (B,) on `device`: a scalar is repeated; any other shape is a ValueError."""
+    t = torch.as_tensor(t, device=device)
+    t = t.expand(batch_size) if t.ndim == 0 else t
+    if t.shape != (batch_size,):
+        raise ValueError(f"t must be one timestep per sample, shape ({batch_size},), or a scalar; got {tuple(t.shape)}")
+    return t
+
+
 class TimestepEmbedder(nn.Module):
     """t (B,) -> (B, dim): sinusoids of width `frequency_dim`, then Linear-SiLU-Linear."""
 
@@ -66,6 +75,10 @@ class LabelEmbedder(nn.Module):
         """The unconditional labels, shape (B, A)."""
         null = torch.tensor(self.num_classes, device=device)  # (A,)
         return null.expand(batch_size, len(self.num_classes)).clone()
+
+    def embed_or_null(self, labels: Tensor | None, batch_size: int, device: torch.device | str) -> Tensor:
+        """forward(labels), where None means "no condition": the null label for every sample; (B, dim)."""
+        return self(labels if labels is not None else self.null_labels(batch_size, device))
 
     def check_labels(self, labels: Tensor) -> Tensor:
         """Labels as (B, A) integers in range (null allowed), or a ValueError that says what is wrong."""

@@ -29,7 +29,7 @@ import torch
 from torch import Tensor, nn
 
 from minisora.blocks.attention import Attention
-from minisora.blocks.embeddings import LabelEmbedder, TimestepEmbedder
+from minisora.blocks.embeddings import LabelEmbedder, TimestepEmbedder, broadcast_timesteps
 from minisora.blocks.patching import check_divisible, patchify, unpatchify
 from minisora.blocks.positions import sincos_2d
 from minisora.blocks.transformer import MLP, TransformerBlock
@@ -194,18 +194,12 @@ class DiT(nn.Module):
 
     def condition(self, t: Tensor, labels: Tensor | None, batch_size: int) -> tuple[Tensor, Tensor | None]:
         """Embeddings of t (B, D) and of the labels (B, D) (null labels when None; None if unlabelled)."""
-        t = torch.as_tensor(t, device=self.patch_embed.weight.device)
-        t = t.expand(batch_size) if t.ndim == 0 else t
-        if t.shape != (batch_size,):
-            raise ValueError(f"t must be one timestep per sample, shape ({batch_size},), got {tuple(t.shape)}")
-        t_emb = self.time_embed(t)  # (B, D)
+        t_emb = self.time_embed(broadcast_timesteps(t, batch_size, self.patch_embed.weight.device))  # (B, D)
         if self.label_embed is None:
             if labels is not None:
                 raise ValueError("this DiT has no label embedding; build it with num_classes=(...) to condition on labels")
             return t_emb, None
-        if labels is None:
-            labels = self.label_embed.null_labels(batch_size, t_emb.device)
-        return t_emb, self.label_embed(labels)  # (B, D), (B, D)
+        return t_emb, self.label_embed.embed_or_null(labels, batch_size, t_emb.device)  # (B, D), (B, D)
 
     def forward(self, x: Tensor, t: Tensor, labels: Tensor | None = None) -> Tensor:
         """x (B, C, H, W) with H, W multiples of the patch; t (B,); labels (B, A) class ids, None = unconditional."""

@@ -24,6 +24,7 @@ from torch import Tensor, nn
 from minisora.core.config import configure
 
 from minisora.blocks import AttentionBlock, LabelEmbedder, ResBlock, TimestepEmbedder
+from minisora.blocks.embeddings import broadcast_timesteps
 from minisora.blocks.patching import nearest_multiples
 
 
@@ -164,17 +165,11 @@ class UNet(nn.Module):
 
     def embed(self, t: Tensor, labels: Tensor | None, batch_size: int) -> Tensor:
         """The vector every resnet receives: time embedding + label embedding, (B, 4 * base_channels)."""
-        t = torch.as_tensor(t, device=self.conv_in.weight.device)
-        t = t.expand(batch_size) if t.ndim == 0 else t
-        if t.shape != (batch_size,):
-            raise ValueError(f"t must have shape ({batch_size},) or be a scalar, got {tuple(t.shape)}")
-        emb = self.time_embed(t)  # (B, E)
+        emb = self.time_embed(broadcast_timesteps(t, batch_size, self.conv_in.weight.device))  # (B, E)
         if not self.config.use_time:
             emb = torch.zeros_like(emb)  # the ablation: the network must guess the noise level
         if self.label_embed is not None:
-            if labels is None:
-                labels = self.label_embed.null_labels(batch_size, emb.device)
-            emb = emb + self.label_embed(labels)
+            emb = emb + self.label_embed.embed_or_null(labels, batch_size, emb.device)
         elif labels is not None:
             raise ValueError("this U-Net has no label embedding; build it with num_classes=(...) to condition on labels")
         return emb
