@@ -92,9 +92,8 @@ def run_train_vae(args: argparse.Namespace) -> pathlib.Path:
     import torch  # the heavy imports only for the commands that train
 
     from minisora.core import save_checkpoint, seed_everything
-    from minisora.data import BouncingShapes
     from minisora.models import VAE, VAE_PRESETS
-    from minisora.train import clip_frames, gate, train_vae
+    from minisora.train import clip_frames, clip_videos, gate, train_vae
 
     if args.preset not in VAE_PRESETS:
         raise ValueError(f"unknown VAE preset {args.preset!r}; choose one of {sorted(VAE_PRESETS)}")
@@ -108,9 +107,7 @@ def run_train_vae(args: argparse.Namespace) -> pathlib.Path:
           f"{sum(p.numel() for p in vae.parameters()):,} parameters; {args.steps} steps; torch {torch.__version__}")
     losses = train_vae(vae, frames, args.steps, seed=args.seed, progress=False, log_every=100)
     factor = vae.fit_scaling_factor(frames)
-    held_out = BouncingShapes(length=args.gate_clips, num_frames=16, height=args.size, width=args.size, seed=123)
-    items = [held_out[i] for i in range(args.gate_clips)]
-    scores = gate(vae, torch.stack([item["video"] for item in items]), [item["spec"] for item in items])
+    scores = gate(vae, *clip_videos(args.gate_clips, args.size, seed=123))  # held-out clips: another seed
     print(f"scaling_factor {factor:.4f}; the judge on {args.gate_clips} held-out clips (original -> reconstructed):")
     for attribute, original in scores["original"].items():
         print(f"  {attribute:>10}: {original:.2f} -> {scores['reconstructed'][attribute]:.2f}")

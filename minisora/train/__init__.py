@@ -5,8 +5,8 @@
     autoencoder  `train_vae` on Bouncing Shapes frames and the judge's gate on reconstructions
 """
 
-from minisora.train.autoencoder import clip_frames, gate, reconstruct_videos, train_vae
+from minisora.train.autoencoder import clip_frames, clip_videos, gate, reconstruct_videos, train_vae
 from minisora.train.denoiser import TrainHistory, train_denoiser
 from minisora.train.ema import EMA
 
-__all__ = ["EMA", "TrainHistory", "clip_frames", "gate", "reconstruct_videos", "train_denoiser", "train_vae"]
+__all__ = ["EMA", "TrainHistory", "clip_frames", "clip_videos", "gate", "reconstruct_videos", "train_denoiser", "train_vae"]

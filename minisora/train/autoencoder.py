@@ -16,13 +16,18 @@ from minisora.eval import score
 from minisora.models.vae import VAE, vae_loss
 
 
-def clip_frames(num_clips: int, size: int, seed: int = 0, num_frames: int = 16) -> tuple[Tensor, list]:
-    """Every other frame of `num_clips` Bouncing Shapes clips in [-1, 1] (8 N, 3, size, size), and the clips' specs."""
+def clip_videos(num_clips: int, size: int, seed: int = 0, num_frames: int = 16) -> tuple[Tensor, list]:
+    """`num_clips` Bouncing Shapes clips (N, F, 3, size, size) in [0, 1], and their specs (what the judge checks)."""
     clips = BouncingShapes(length=num_clips, num_frames=num_frames, height=size, width=size, seed=seed)
     items = [clips[i] for i in range(num_clips)]
-    videos = torch.stack([item["video"] for item in items])  # (N, F, 3, H, W) in [0, 1]
+    return torch.stack([item["video"] for item in items]), [item["spec"] for item in items]
+
+
+def clip_frames(num_clips: int, size: int, seed: int = 0, num_frames: int = 16) -> tuple[Tensor, list]:
+    """Every other frame of `num_clips` Bouncing Shapes clips in [-1, 1] (8 N, 3, size, size), and the clips' specs."""
+    videos, specs = clip_videos(num_clips, size, seed, num_frames)  # (N, F, 3, H, W) in [0, 1]
     frames = videos[:, ::2].reshape(-1, 3, size, size) * 2 - 1  # (N F/2, 3, H, W): neighbours are near copies
-    return frames, [item["spec"] for item in items]
+    return frames, specs
 
 
 def train_vae(
