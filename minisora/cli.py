@@ -2,9 +2,12 @@
 
     minisora demo --out outputs/demo      render a few captioned Bouncing Shapes videos
     minisora render "a small red circle moving left" --out red.mp4
-    minisora train-vae --out data/vae_f4_32px.pt   train lesson 03's VAE and save it (what data/ ships)
+    minisora train RECIPE --out DIR [--steps N] [--resume] [--set key=value ...] [--device cpu|cuda]
+    minisora train --list                 the recipes (dit, vae; later video-vae, text-encoder, t2v)
+    minisora train-vae --out data/vae_f4_32px.pt   the `vae` recipe, saved as one model file (what data/ ships)
 
-(`train` and `generate` join when the text-to-video model lands, lesson 09.)
+`python -m minisora` is the same command; under `torchrun --nproc_per_node=N -m minisora train ...`
+each process trains one data-parallel rank. (`generate` joins with the text-to-video model, lesson 09.)
 """
 
 from __future__ import annotations
@@ -49,7 +52,18 @@ def build_parser() -> argparse.ArgumentParser:
     one.add_argument("--out", type=pathlib.Path, required=True, help="a .mp4 or .gif path")
     _add_size_arguments(one)
 
-    vae = commands.add_parser("train-vae", help="train lesson 03's VAE on Bouncing Shapes frames and save a checkpoint")
+    train = commands.add_parser("train", help="train a recipe (minisora train --list) into a folder; --resume continues it")
+    train.add_argument("recipe", nargs="?", help="a recipe name, e.g. dit or vae")
+    train.add_argument("--list", action="store_true", help="name the recipes and their settings, then exit")
+    train.add_argument("--out", type=pathlib.Path, help="the run's folder: log.csv and last.pt go there")
+    train.add_argument("--steps", type=_positive, help="optimizer steps in all (a resumed run goes on up to this)")
+    train.add_argument("--resume", action="store_true", help="continue the run saved in --out")
+    train.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="settings",
+                       help="change a recipe or TrainConfig setting, e.g. --set lr=3e-4 (repeatable)")
+    train.add_argument("--device", help="cpu or cuda (default: cuda when there is one)")
+    train.add_argument("--no-progress", action="store_true", help="no tqdm bar (log.csv still has every step)")
+
+    vae = commands.add_parser("train-vae", help="the vae recipe under its old name: train lesson 03's VAE, save one file")
     vae.add_argument("--out", type=pathlib.Path, required=True, help="the checkpoint to write, e.g. data/vae_f4_32px.pt")
     vae.add_argument("--preset", default="f4", help="a VAE_PRESETS name (f = 2, 4 or 8 downsampling)")
     vae.add_argument("--size", type=_positive, default=32, help="frame height and width")
@@ -87,33 +101,60 @@ def run_demo(args: argparse.Namespace) -> list[pathlib.Path]:
     return written
 
 
+def parse_settings(settings: list[str]) -> dict[str, str]:
+    """`["lr=3e-4", "preset=S/2"]` -> {"lr": "3e-4", "preset": "S/2"}; a ValueError naming a malformed one."""
+    parsed = {}
+    for item in settings:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"--set {item!r} is not KEY=VALUE; write e.g. --set lr=3e-4")
+        if key.strip() in parsed:
+            raise ValueError(f"--set {key.strip()} is given twice; keep one")
+        parsed[key.strip()] = value.strip()
+    return parsed
+
+
+def run_train(args: argparse.Namespace) -> None:
+    """`minisora train`: list the recipes, or train one into --out."""
+    from minisora.train import recipes
+    from minisora.train.run import train_recipe
+
+    if args.list:
+        for name, recipe in sorted(recipes.RECIPES.items()):
+            print(f"{name:<14}{recipe.summary}")
+            print(f"{'':<14}settings: {', '.join(sorted(recipes.option_types(recipe)))}")
+        return
+    if args.recipe is None:
+        raise ValueError(f"name a recipe ({', '.join(sorted(recipes.RECIPES))}) or pass --list")
+    if args.out is None:
+        raise ValueError("--out DIR is required: the folder for log.csv and last.pt")
+    train_recipe(args.recipe, args.out, steps=args.steps, resume=args.resume, overrides=parse_settings(args.settings),
+                 device=args.device, progress=not args.no_progress, command="minisora " + shlex.join(args.argv))
+
+
 def run_train_vae(args: argparse.Namespace) -> pathlib.Path:
-    """Train a VAE as lesson 03 does, print the judge's gate, save it with the command and scores."""
+    """The `vae` recipe (lesson 03's VAE and its gate), saved as one model file with the command and scores."""
+    import tempfile
+
     import torch  # the heavy imports only for the commands that train
 
-    from minisora.core import save_checkpoint, seed_everything
-    from minisora.models import VAE, VAE_PRESETS
-    from minisora.train import clip_frames, clip_videos, gate, train_vae
+    from minisora.core import save_checkpoint
+    from minisora.train.run import train_recipe
 
-    if args.preset not in VAE_PRESETS:
-        raise ValueError(f"unknown VAE preset {args.preset!r}; choose one of {sorted(VAE_PRESETS)}")
     command = "minisora " + shlex.join(args.argv)
     print(command, flush=True)
-    seed_everything(args.seed)
     start = time.perf_counter()
-    frames, _ = clip_frames(args.clips, args.size, seed=args.seed)
-    vae = VAE(VAE_PRESETS[args.preset])
-    print(f"{len(frames)} frames {args.size}x{args.size}; VAE {args.preset}: "
-          f"{sum(p.numel() for p in vae.parameters()):,} parameters; {args.steps} steps; torch {torch.__version__}")
-    losses = train_vae(vae, frames, args.steps, seed=args.seed, progress=False, log_every=100)
-    factor = vae.fit_scaling_factor(frames)
-    scores = gate(vae, *clip_videos(args.gate_clips, args.size, seed=123))  # held-out clips: another seed
-    print(f"scaling_factor {factor:.4f}; the judge on {args.gate_clips} held-out clips (original -> reconstructed):")
-    for attribute, original in scores["original"].items():
-        print(f"  {attribute:>10}: {original:.2f} -> {scores['reconstructed'][attribute]:.2f}")
+    settings = {"preset": args.preset, "size": str(args.size), "clips": str(args.clips),
+                "gate_clips": str(args.gate_clips), "seed": str(args.seed), "data_seed": str(args.seed),
+                "log_every": "100"}
+    with tempfile.TemporaryDirectory(prefix="minisora-train-vae-") as run_dir:
+        trainer = train_recipe("vae", run_dir, steps=args.steps, overrides=settings, progress=False, command=command,
+                               fast=False)
+    meta = trainer.metadata
     minutes = (time.perf_counter() - start) / 60
-    path = save_checkpoint(args.out, vae, command=command, steps=args.steps, final_loss=sum(losses[-100:]) / 100,
-                           gate=scores, minutes=minutes, torch=str(torch.__version__))
+    path = save_checkpoint(args.out, trainer.model, command=command, steps=trainer.step, final_loss=meta["final_loss"],
+                           final_loss_steps=meta["final_loss_steps"], gate=meta["gate"], minutes=minutes,
+                           torch=str(torch.__version__))
     print(f"wrote {path} after {minutes:.1f} min")
     return path
 
@@ -128,11 +169,20 @@ def main(argv: list[str] | None = None) -> int:
             clip = render(args.caption, args.frames, args.height, args.width, seed=args.seed)
             path = save_video(args.out, clip.video, fps=FPS, scale=args.scale)
             print(f"wrote {path}: {clip.caption}")
+        elif args.command == "train":
+            run_train(args)
         elif args.command == "train-vae":
             run_train_vae(args)
     except ValueError as error:
         print(f"minisora {args.command}: {error}", file=sys.stderr)
         return 2
+    except RuntimeError as error:
+        from minisora.train import NonFiniteLossError
+
+        if not isinstance(error, NonFiniteLossError):
+            raise
+        print(f"minisora {args.command}: {error}", file=sys.stderr)  # the step and the last good checkpoint
+        return 1
     return 0
 
 

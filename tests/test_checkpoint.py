@@ -59,3 +59,85 @@ def test_data_file_finds_shipped_files_and_says_where_it_looked(tmp_path, monkey
     assert data_file("mine.pt") == (tmp_path / "mine.pt").resolve()
     with pytest.raises(FileNotFoundError, match="not in any data folder.*MINISORA_DATA"):
         data_file("nothing.pt")
+
+
+def test_a_process_killed_in_the_middle_of_a_save_leaves_the_previous_checkpoint_loadable(tmp_path):
+    """Really SIGKILL a process while it writes a large checkpoint over a good one."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    path = tmp_path / "model.pt"
+    script = f"""
+import sys, torch
+from minisora.core import save_checkpoint
+from minisora.models import VAE, VAE_PRESETS
+vae = VAE(VAE_PRESETS["tiny"])
+save_checkpoint({str(path)!r}, vae, version="good")
+print("saved", flush=True)
+vae.register_buffer("payload", torch.ones(2**27))  # 512 MB: long enough to write that the kill lands mid-save
+save_checkpoint({str(path)!r}, vae, version="new")
+"""
+    process = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout.readline().strip() == "saved"
+        deadline = time.monotonic() + 120
+        while not list(tmp_path.glob(".model.pt.*.tmp")):  # the second save has started writing
+            assert time.monotonic() < deadline and process.poll() is None, "the second save never started"
+            time.sleep(0.01)
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == -signal.SIGKILL
+    assert read_checkpoint(path)["metadata"] == {"version": "good"}  # the old file, whole
+    assert load_model(path, expect=VAE).config == VAE_PRESETS["tiny"]
+
+
+def test_the_registry_rebuilds_any_layers_networks_and_names_unknown_ones(tmp_path):
+    from dataclasses import dataclass
+
+    from minisora.core import register_network, registered_networks
+
+    @dataclass
+    class TinyConfig:
+        width: int = 3
+
+    class Tiny(torch.nn.Module):
+        def __init__(self, config=None):
+            super().__init__()
+            self.config = config or TinyConfig()
+            self.linear = torch.nn.Linear(self.config.width, 1)
+
+    register_network(Tiny, TinyConfig)
+    assert register_network(Tiny, TinyConfig) is Tiny  # the same pair again is harmless
+    assert {"DiT", "UNet", "VAE", "ViT", "ViViT", "Tiny"} <= set(registered_networks())
+    loaded = load_model(save_checkpoint(tmp_path / "t.pt", Tiny(TinyConfig(width=5))))
+    assert type(loaded) is Tiny and loaded.config.width == 5
+    with pytest.raises(ValueError, match="already registered as 'Tiny'"):
+        register_network(type("Tiny", (torch.nn.Module,), {}), TinyConfig)
+    with pytest.raises(ValueError, match="is not a dataclass"):
+        register_network(Tiny, int)
+    checkpoint = read_checkpoint(tmp_path / "t.pt")
+    checkpoint["class"] = "Nothing"
+    torch.save(checkpoint, tmp_path / "n.pt")
+    with pytest.raises(ValueError, match="no network is registered as 'Nothing'; known: .*'DiT'"):
+        load_model(tmp_path / "n.pt")
+    with pytest.raises(ValueError, match="expect must be a network class"):
+        load_model(tmp_path / "t.pt", expect="VAE")
+    with pytest.raises(ValueError, match="holds no EMA weights"):
+        load_model(tmp_path / "t.pt", ema=True)
+
+
+def test_atomic_save_refuses_folders_and_unwritable_places(tmp_path):
+    from minisora.core import atomic_save
+
+    with pytest.raises(ValueError, match="is a folder"):
+        atomic_save({"a": 1}, tmp_path)
+    (tmp_path / "file").write_text("")
+    with pytest.raises(ValueError, match="cannot create the folder"):
+        atomic_save({"a": 1}, tmp_path / "file" / "x.pt")
+    assert not list(tmp_path.glob(".*.tmp"))

@@ -7,13 +7,16 @@ later load instead of training their own.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
-from torch import Tensor
-from tqdm.auto import tqdm
+from torch import Tensor, nn
 
 from minisora.data import BouncingShapes
 from minisora.eval import score
 from minisora.models.vae import VAE, vae_loss
+from minisora.train.batches import TensorBatches
+from minisora.train.trainer import TrainConfig, Trainer
 
 
 def clip_videos(num_clips: int, size: int, seed: int = 0, num_frames: int = 16) -> tuple[Tensor, list]:
@@ -30,6 +33,15 @@ def clip_frames(num_clips: int, size: int, seed: int = 0, num_frames: int = 16) 
     return frames, specs
 
 
+def autoencoder_loss(kl_weight: float = 1e-6, object_weight: float = 10.0) -> Callable[[nn.Module, dict], dict]:
+    """`loss_fn(vae, batch)` for the trainer: lesson 03's `vae_loss` on batch["x"] (its terms kept as metrics)."""
+
+    def loss_fn(vae: nn.Module, batch: dict) -> dict:
+        return vae_loss(vae, batch["x"], kl_weight=kl_weight, object_weight=object_weight)
+
+    return loss_fn
+
+
 def train_vae(
     vae: VAE,
     frames: Tensor,
@@ -43,26 +55,29 @@ def train_vae(
     progress: bool = True,
     log_every: int = 0,
 ) -> list[float]:
-    """AdamW on `vae_loss` over random batches of `frames` (N, 3, H, W) in [-1, 1]; the reconstruction term per step."""
-    if steps < 0 or not 1 <= batch_size <= len(frames):
-        raise ValueError(f"need steps >= 0 and 1 <= batch_size <= {len(frames)} (the frame count), got {steps}, {batch_size}")
-    device = next(vae.parameters()).device
-    optimizer = torch.optim.AdamW(vae.parameters(), lr=lr)
-    generator = torch.Generator().manual_seed(seed)
-    losses = []
-    vae.train()
-    for step in tqdm(range(steps), desc="VAE", disable=not progress):
-        batch = frames[torch.randint(0, len(frames), (batch_size,), generator=generator)].to(device)
-        out = vae_loss(vae, batch, kl_weight=kl_weight, object_weight=object_weight)
-        optimizer.zero_grad(set_to_none=True)
-        out["loss"].backward()
-        optimizer.step()
-        losses.append(out["reconstruction"].item())
-        if log_every and (step + 1) % log_every == 0:
-            recent = losses[-log_every:]
-            print(f"step {step + 1}: reconstruction {sum(recent) / len(recent):.4f}", flush=True)
+    """AdamW on `vae_loss` over shuffled batches of `frames` (N, 3, H, W) in [-1, 1]; the reconstruction term per step.
+
+    A thin use of `minisora.train.Trainer` (no warm-up, no clipping, no EMA, as lesson 03 trains it);
+    `seed` fixes the batches and the latent sampling. `log_every` > 0 prints the mean reconstruction.
+    """
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
+        raise ValueError(f"steps must be an int >= 0, got {steps!r}")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or not 1 <= batch_size <= len(frames):
+        raise ValueError(f"need 1 <= batch_size <= {len(frames)} (the frame count), got batch_size={batch_size!r}")
+    config = TrainConfig(steps=steps, lr=lr, warmup=0, max_grad_norm=None, ema_decay=None, seed=seed,
+                         log_every=log_every or 50)
+    trainer = Trainer(vae, autoencoder_loss(kl_weight, object_weight), TensorBatches({"x": frames}, batch_size, seed),
+                      config, progress=progress)
+    reconstruction: list[float] = []
+    chunk = log_every or max(steps, 1)  # one fit (one progress bar) unless asked to print along the way
+    while trainer.step < steps:
+        trainer.fit(min(chunk, steps - trainer.step))
+        reconstruction = [metrics["reconstruction"] for metrics in trainer.metrics]
+        if log_every:
+            recent = reconstruction[-log_every:]
+            print(f"step {trainer.step}: reconstruction {sum(recent) / len(recent):.4f}", flush=True)
     vae.eval()
-    return losses
+    return reconstruction
 
 
 @torch.no_grad()
