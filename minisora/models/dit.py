@@ -119,7 +119,7 @@ class CrossAttentionBlock(nn.Module):
     def forward(self, x: Tensor, context: Tensor, context_mask: Tensor | None = None) -> Tensor:
         """x (B, L, D); context (B, S, context_dim); context_mask (B, S), True = attend."""
         x = x + self.attn(self.norm1(x))
-        x = x + self.cross(self.norm_cross(x), context=context, mask=context_mask)
+        x = x + self.cross(self.norm_cross(x), context, key_padding_mask=context_mask)
         return x + self.mlp(self.norm2(x))
 
 
