@@ -167,11 +167,13 @@ class DiT(nn.Module):
 
     def initialize_weights(self) -> None:
         """DiT's initialization (its `initialize_weights`), with the reason for each group."""
-        # Transformer layers: Xavier-uniform weights and zero biases, as ViT and DiT do.
+        # Transformer layers: Xavier-uniform weights and zero biases, as ViT and DiT do
+        # (some Linears have no bias: Attention(bias=False), as many LLMs build it).
         for module in self.modules():
             if isinstance(module, nn.Linear):
                 nn.init.xavier_uniform_(module.weight)
-                nn.init.zeros_(module.bias)
+                if module.bias is not None:
+                    nn.init.zeros_(module.bias)
         # The timestep MLP and the label tables: small normal weights, as DiT does (std 0.02).
         for layer in self.time_embed.mlp:
             if isinstance(layer, nn.Linear):
