@@ -131,16 +131,16 @@ def test_self_attention_masks_match_the_reference(case):
     torch.manual_seed(0)
     attn = Attention(16, num_heads=2)
     x = torch.randn(4, 4, 16)  # B = L = 4: a 2-D mask must not be mistaken for a (B, S) padding mask
-    padding = torch.tensor([[True] * 4, [True, True, True, False], [True, False, True, True], [False, True, True, True]])
+    padding = torch.tensor([[1, 1, 1, 1], [1, 1, 1, 0], [1, 0, 1, 1], [0, 1, 1, 1]]).bool()  # (B, S)
     full = torch.rand(4, 4, 4) > 0.3
     full[..., 0] = True  # every query sees a key (the all-masked rows have their own test)
     calls = {
-        "causal_flag": (dict(is_causal=True), None, True),
-        "causal_mask_2d": (dict(attn_mask=CAUSAL), CAUSAL, False),
-        "full_mask_3d": (dict(attn_mask=full), full[:, None], False),
-        "padding": (dict(key_padding_mask=padding), padding[:, None, None, :], False),
-        "padding_and_causal": (dict(key_padding_mask=padding, is_causal=True), padding[:, None, None, :], True),
-        "mask_3d_and_causal": (dict(attn_mask=full, is_causal=True), full[:, None], True),
+        "causal_flag": ({"is_causal": True}, None, True),
+        "causal_mask_2d": ({"attn_mask": CAUSAL}, CAUSAL, False),
+        "full_mask_3d": ({"attn_mask": full}, full[:, None], False),
+        "padding": ({"key_padding_mask": padding}, padding[:, None, None, :], False),
+        "padding_and_causal": ({"key_padding_mask": padding, "is_causal": True}, padding[:, None, None, :], True),
+        "mask_3d_and_causal": ({"attn_mask": full, "is_causal": True}, full[:, None], True),
     }
     kwargs, mask, is_causal = calls[case]
     assert torch.allclose(attn(x, **kwargs), _self_attention_by_hand(attn, x, mask, is_causal), atol=1e-5)
