@@ -217,6 +217,12 @@ def test_a_one_triple_holdout_split_always_draws_a_valid_scene():
     assert draw[1] == "a small cyan circle moving down and a large red circle moving left, the camera pans right"
 
 
+def test_the_grammar_constant_is_the_one_the_docstring_shows():
+    # A constant of its own since `python -OO` strips docstrings (tests/test_python_OO.py).
+    doc = captions_module.__doc__
+    assert GRAMMAR == doc.split("::")[1].split("Free captions")[0].strip("\n").rstrip()
+
+
 def test_sampled_scenes_cover_the_vocabulary():
     rng = np.random.default_rng(2)
     scenes = [sample_scene(rng, split="all", camera_prob=0.5, gray_prob=0.5) for _ in range(500)]
