@@ -204,3 +204,16 @@ def test_the_shipped_vae_loads_and_encodes_as_before():
     assert latent.mean().item() == pytest.approx(-0.06318, abs=1e-4)
     assert latent.abs().sum().item() == pytest.approx(798.05, rel=1e-4)
     assert torch.allclose(latent[0, :, 3, 3], torch.tensor([0.27923, -0.26882, -0.63798, 1.12467]), atol=1e-4)
+
+
+def test_a_refit_of_the_same_shape_updates_the_buffers_in_place():
+    torch.manual_seed(0)
+    vae = VAE(TINY).eval()
+    x = torch.rand(4, 3, 16, 16) * 2 - 1
+    held = vae.scaling_factor  # e.g. DDP keeps references to a module's buffers
+    factor = vae.fit_scaling_factor(x)
+    assert vae.scaling_factor is held and held.item() == pytest.approx(factor)
+    vae.fit_shift_and_scale(x, per_channel=True)  # a new shape: new buffers
+    per_channel = vae.scaling_factor
+    vae.fit_shift_and_scale(x * 0.5, per_channel=True)
+    assert vae.scaling_factor is per_channel and vae.scaling_factor.shape == (4,)

@@ -173,8 +173,9 @@ class VAE(nn.Module):
             state_dict[shift_key] = torch.zeros(())  # the layout before issue 12: no shift
         for name in ("shift_factor", "scaling_factor"):
             saved = state_dict.get(prefix + name)
-            if isinstance(saved, Tensor) and tuple(saved.shape) in {(), (self.config.latent_channels,)}:
-                current = getattr(self, name)
+            current = getattr(self, name)
+            allowed = {(), (self.config.latent_channels,)}  # another shape: torch reports the size mismatch
+            if isinstance(saved, Tensor) and saved.shape != current.shape and tuple(saved.shape) in allowed:
                 setattr(self, name, torch.zeros(saved.shape, dtype=current.dtype, device=current.device))
         super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
                                       error_msgs)
@@ -271,8 +272,7 @@ class VAE(nn.Module):
         """Lesson 03's measurement: shift_factor = 0, scaling_factor = 1 / std of the latent means
         over frames or videos x (one number, as SD's 0.18215 was); returns the scale."""
         std = self._latent_means(x, batch_size).float().std().item()
-        like = self.scaling_factor  # keep the buffers' device and dtype
-        self.shift_factor, self.scaling_factor = torch.zeros(()).to(like), torch.tensor(1.0 / std).to(like)
+        self._set_statistics(torch.tensor(0.0), torch.tensor(1.0 / std))
         return 1.0 / std
 
     @torch.no_grad()
@@ -291,9 +291,18 @@ class VAE(nn.Module):
             mean, std = mean[0], std[0]  # 0-d
         if (std == 0).any():
             raise ValueError("the latents do not vary (std 0) over x: fit on frames that differ")
-        like = self.scaling_factor  # keep the buffers' device and dtype
-        self.shift_factor, self.scaling_factor = mean.to(like), (1.0 / std).to(like)
+        self._set_statistics(mean, 1.0 / std)
         return self.shift_factor.clone(), self.scaling_factor.clone()
+
+    def _set_statistics(self, shift: Tensor, scale: Tensor) -> None:
+        """Store shift and scale (0-d or (C_lat,)) in the buffers: in place when the shape is kept (so
+        anything holding the buffers, DDP for one, sees the new values), else as new buffers."""
+        for name, value in (("shift_factor", shift), ("scaling_factor", scale)):
+            current = getattr(self, name)
+            if current.shape == value.shape:
+                current.copy_(value)
+            else:
+                setattr(self, name, value.to(current))  # the buffer's device and dtype
 
 
 def vae_loss(
