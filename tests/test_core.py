@@ -86,7 +86,7 @@ def test_configure_returns_a_copy_so_editing_a_models_config_leaves_the_preset_a
     import dataclasses
 
     from minisora.core.config import configure
-    from minisora.models import DIT_PRESETS, VAE_PRESETS, DiT, DiTConfig, VAE
+    from minisora.models import DIT_PRESETS, VAE, VAE_PRESETS, DiT, DiTConfig
 
     preset = DIT_PRESETS["mini/2"]
     model = DiT(preset)  # no overrides: this used to keep the preset object itself

@@ -25,6 +25,7 @@ print(len(names), "modules")
 
 def test_every_module_imports_and_the_cli_builds_under_python_OO():
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
-    done = subprocess.run([sys.executable, "-OO", "-c", CODE], capture_output=True, text=True, env=env, timeout=300)
+    done = subprocess.run([sys.executable, "-OO", "-c", CODE], capture_output=True, text=True, env=env, timeout=300,
+                          check=False)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().endswith("modules") and int(done.stdout.split()[0]) > 20
