@@ -305,3 +305,11 @@ def test_every_sampler_keeps_one_contract():
         toy.set_timesteps(timesteps=[2.0, 1.0])
     with pytest.raises(ValueError, match="call set_timesteps"):
         Halving().step_index(1)
+    flow = FlowMatchingSampler()
+    for n in [0, 2.0, True]:
+        with pytest.raises(ValueError, match="num_inference_steps must be a positive int"):
+            flow.set_timesteps(n)
+    flow.set_timesteps(2)
+    with pytest.raises(ValueError, match=r"one float timestep for the whole batch.*shape \(2,\)"):
+        flow.step(torch.zeros(1), flow.timesteps, torch.zeros(1))
+    assert flow.previous_timestep(flow.timesteps[-1]) == 0.0 and flow.step_index(1000) == 0
