@@ -23,8 +23,8 @@ def test_timestep_embedding_closed_form():
 def test_timestep_embedding_errors():
     with pytest.raises(ValueError, match="even"):
         timestep_embedding(torch.zeros(2), 7)
-    with pytest.raises(ValueError, match=r"\(B,\)"):
-        timestep_embedding(torch.zeros(2, 1), 8)
+    with pytest.raises(ValueError, match=r"\(B,\), one timestep per sample, or \(B, F\)"):
+        timestep_embedding(torch.zeros(2, 1, 1), 8)  # (B, F) is one per frame, valid since issue 12
 
 
 def test_timestep_embedder_shape():
