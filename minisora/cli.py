@@ -39,7 +39,7 @@ def _positive(text: str) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="minisora", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="minisora", description=(__doc__ or "The minisora command line.").split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
 
     demo = commands.add_parser("demo", help="render a few captioned Bouncing Shapes videos (mp4 + gif)")

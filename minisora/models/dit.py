@@ -119,7 +119,7 @@ class CrossAttentionBlock(nn.Module):
     def forward(self, x: Tensor, context: Tensor, context_mask: Tensor | None = None) -> Tensor:
         """x (B, L, D); context (B, S, context_dim); context_mask (B, S), True = attend."""
         x = x + self.attn(self.norm1(x))
-        x = x + self.cross(self.norm_cross(x), context=context, mask=context_mask)
+        x = x + self.cross(self.norm_cross(x), context, key_padding_mask=context_mask)
         return x + self.mlp(self.norm2(x))
 
 
@@ -167,11 +167,13 @@ class DiT(nn.Module):
 
     def initialize_weights(self) -> None:
         """DiT's initialization (its `initialize_weights`), with the reason for each group."""
-        # Transformer layers: Xavier-uniform weights and zero biases, as ViT and DiT do.
+        # Transformer layers: Xavier-uniform weights and zero biases, as ViT and DiT do
+        # (some Linears have no bias: Attention(bias=False), as many LLMs build it).
         for module in self.modules():
             if isinstance(module, nn.Linear):
                 nn.init.xavier_uniform_(module.weight)
-                nn.init.zeros_(module.bias)
+                if module.bias is not None:
+                    nn.init.zeros_(module.bias)
         # The timestep MLP and the label tables: small normal weights, as DiT does (std 0.02).
         for layer in self.time_embed.mlp:
             if isinstance(layer, nn.Linear):
