@@ -47,6 +47,16 @@ def test_fast_run_writes_its_log_and_a_checkpoint_with_the_gate(tmp_path, fast, 
     assert not torch.equal(vae.scaling_factor, torch.ones(4))
 
 
+def test_with_an_ema_the_gated_copy_is_the_one_that_loads(tmp_path, fast):
+    assert main(["train", "video-vae", "--out", str(tmp_path / "run"), "--set", "ema_decay=0.5", "--no-progress"]) == 0
+    ema = load_model(tmp_path / "run" / "last.pt")  # the EMA, which the gate scored
+    raw = load_model(tmp_path / "run" / "last.pt", ema=False)
+    meta = ema.checkpoint_metadata
+    for vae in (ema, raw):  # both carry the statistics fitted at the end
+        assert torch.allclose(vae.scaling_factor, torch.tensor(meta["scaling_factor"]))
+    assert any((p - q).abs().max() > 0 for p, q in zip(ema.parameters(), raw.parameters()))
+
+
 @pytest.mark.parametrize("settings, network, origin", [
     # The shipped 2-D VAE inflated into the recommended preset (one step on 5-frame clips).
     (["preset=f4t4", "init_from=vae_f4_32px.pt", "size=32", "batch_size=1", "steps=1"], CausalVideoVAE,

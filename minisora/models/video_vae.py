@@ -33,8 +33,12 @@ video by one frame per layer; "average" would blur every layer over three frames
 Chunked coding (`encode(x, chunk_frames=n)`, `decode(z, chunk_frames=n)`): frame 0 plus
 n frames, then n frames at a time (n a multiple of t), each causal conv carrying the last
 frames of the previous chunk (`minisora.blocks.causal_conv.streaming`). Since nothing
-looks ahead and norms are per frame, chunked equals whole up to float rounding, for any
-clip length; memory grows with n, not with the clip.
+looks ahead and norms are per frame, chunked equals whole up to float rounding (~1e-6),
+for any clip length; memory grows with n, not with the clip. What it does not cover: a
+chunk that cuts a temporal block is refused (its strided convs would start out of step);
+a design with norms over the whole clip (CogVideoX's GroupNorm over time) or with
+attention across frames would not be exact chunk by chunk; and `forward` (training)
+always runs the whole clip.
 """
 
 from __future__ import annotations
