@@ -26,6 +26,7 @@ the checkpoint's metadata.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 import torch
@@ -119,7 +120,7 @@ def build_model(options: VideoVAERecipe, device) -> tuple[nn.Module, str]:
     if options.init_from is None:
         return VAE(VAE_PRESETS[preset], **overrides), "random init"
     vae = _load_2d_vae(options.init_from, device)
-    wanted = VAE(VAE_PRESETS[preset], **overrides).config
+    wanted = dataclasses.replace(VAE_PRESETS[preset], **overrides)
     if vae.config != wanted:
         raise ValueError(f"{options.init_from} holds a VAE of other sizes than preset {preset!r}: {vae.config} vs "
                          f"{wanted}; pass the preset it was trained with")
