@@ -252,9 +252,15 @@ class VAE(nn.Module):
         return rearrange(frames, "(B F) C H W -> B F C H W", B=latent.shape[0]) if latent.ndim == 5 else frames
 
     def forward(self, x: Tensor, generator: torch.Generator | None = None) -> tuple[Tensor, DiagonalGaussian]:
-        """Reconstruction of frames (B, C, H, W) from a sampled latent, and the posterior (for the KL term)."""
-        q = self.posterior(x)
-        return self.decoder(q.sample(generator)), q
+        """Reconstruction of frames (B, C, H, W) or videos (B, F, C, H, W) from a sampled latent, and the
+        posterior (for the KL term; a video's frames folded into its batch, (B F, C_lat, h, w))."""
+        self.check_input(x)
+        frames = rearrange(x, "B F C H W -> (B F) C H W") if x.ndim == 5 else x  # (N, C, H, W)
+        q = self.posterior(frames)
+        reconstruction = self.decoder(q.sample(generator))  # (N, C, H, W)
+        if x.ndim == 5:
+            reconstruction = rearrange(reconstruction, "(B F) C H W -> B F C H W", B=x.shape[0])
+        return reconstruction, q
 
     @torch.no_grad()
     def _latent_means(self, x: Tensor, batch_size: int) -> Tensor:
@@ -306,7 +312,8 @@ class VAE(nn.Module):
 
 
 def vae_loss(
-    vae: VAE, x: Tensor, kl_weight: float = 1e-6, object_weight: float = 0.0, generator: torch.Generator | None = None
+    vae: nn.Module, x: Tensor, kl_weight: float = 1e-6, object_weight: float = 0.0,
+    generator: torch.Generator | None = None, temporal_weight: float = 0.0,
 ) -> dict[str, Tensor]:
     """Reconstruction (L1, pixels off the background weighted 1 + object_weight) + kl_weight * KL, per element.
 
@@ -314,13 +321,25 @@ def vae_loss(
     (or keep it as a dim grey blob) and still score well. Weighting the pixels that differ
     from the frame's background makes every object pixel count as much as `1 + object_weight`
     background pixels, so colours and edges survive the bottleneck.
+
+    Any autoencoder whose forward returns (reconstruction of x's shape, posterior) fits: frames
+    (B, C, H, W) or videos (B, F, C, H, W) (lesson 07's video VAEs). For videos,
+    `temporal_weight` > 0 adds an L1 between the frame differences x[f+1] - x[f] of the
+    reconstruction and of the input, which penalizes motion lost or flicker added.
     """
     reconstruction, q = vae(x, generator)
-    error = (reconstruction - x).abs()  # (B, C, H, W)
+    error = (reconstruction - x).abs()  # (B, [F,] C, H, W)
     if object_weight > 0:
-        background = x.flatten(2).median(dim=2).values[..., None, None]  # (B, C, 1, 1): the most common colour
-        on_object = ((x - background).abs().amax(dim=1, keepdim=True) > 0.1).float()  # (B, 1, H, W)
+        background = x.flatten(-2).median(dim=-1).values[..., None, None]  # (B, [F,] C, 1, 1): each frame's commonest
+        on_object = ((x - background).abs().amax(dim=-3, keepdim=True) > 0.1).float()  # (B, [F,] 1, H, W)
         error = error * (1.0 + object_weight * on_object)
     recon = error.mean()
-    kl = q.kl().mean() / x[0].numel()  # per pixel element, so kl_weight does not depend on the image size
-    return {"loss": recon + kl_weight * kl, "reconstruction": recon, "kl": kl}
+    kl = q.kl().sum() / x.numel()  # per pixel element, so kl_weight depends on neither the size nor the frame count
+    out = {"loss": recon + kl_weight * kl, "reconstruction": recon, "kl": kl}
+    if temporal_weight > 0:
+        if x.ndim != 5 or x.shape[1] < 2:
+            raise ValueError(f"temporal_weight needs videos (B, F, C, H, W) of 2 or more frames, got {tuple(x.shape)}")
+        temporal = (reconstruction.diff(dim=1) - x.diff(dim=1)).abs().mean()
+        out["temporal"] = temporal
+        out["loss"] = out["loss"] + temporal_weight * temporal
+    return out
