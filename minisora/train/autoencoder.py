@@ -33,7 +33,7 @@ def clip_videos(num_clips: int, size: int, seed: int = 0, num_frames: int = 16) 
 def clip_frames(num_clips: int, size: int, seed: int = 0, num_frames: int = 16) -> tuple[Tensor, list]:
     """Every other frame of `num_clips` Bouncing Shapes clips in [-1, 1] (8 N, 3, size, size), and the clips' specs."""
     videos, specs = clip_videos(num_clips, size, seed, num_frames)  # (N, F, 3, H, W) in [0, 1]
-    frames = videos[:, ::2].reshape(-1, 3, size, size) * 2 - 1  # (N F/2, 3, H, W): neighbours are near copies
+    frames = to_model_range(videos[:, ::2].reshape(-1, 3, size, size))  # (N F/2, 3, H, W): neighbours are near copies
     return frames, specs
 
 
