@@ -6,8 +6,14 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from minisora.blocks import Attention, LabelEmbedder, TimestepEmbedder, attention_reference, timestep_embedding
-from minisora.blocks import TransformerBlock
+from minisora.blocks import (
+    Attention,
+    LabelEmbedder,
+    TimestepEmbedder,
+    TransformerBlock,
+    attention_reference,
+    timestep_embedding,
+)
 from minisora.blocks.embeddings import broadcast_timesteps
 
 

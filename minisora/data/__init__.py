@@ -6,8 +6,8 @@ motion, `raster` for drawing, `captions` for the caption grammar, `world` for `r
 
 from minisora.data.captions import (
     GRAMMAR,
-    caption_vocabulary,
     canonical_caption,
+    caption_vocabulary,
     free_caption,
     parse_caption,
 )

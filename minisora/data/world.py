@@ -17,7 +17,6 @@ from minisora.data.captions import canonical_caption, parse_caption
 from minisora.data.physics import Truth, simulate
 from minisora.data.raster import rasterize
 from minisora.data.scene import (
-    BACKGROUNDS,
     CAMERAS,
     COLORS,
     DEFAULT_HOLDOUT,

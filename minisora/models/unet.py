@@ -15,17 +15,16 @@ be compared at a matched configuration (`bench/bench_unet.py`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from minisora.core.config import configure
-
 from minisora.blocks import AttentionBlock, LabelEmbedder, ResBlock, TimestepEmbedder
 from minisora.blocks.embeddings import broadcast_timesteps
 from minisora.blocks.patching import nearest_multiples
+from minisora.core.config import configure
 
 
 @dataclass
