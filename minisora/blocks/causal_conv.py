@@ -83,7 +83,8 @@ class CausalConv3d(nn.Conv3d):
 
 
 class CausalUpsample(nn.Module):
-    """Nearest up-sampling by 2 in space and, if `time`, causally by 2 in time: frame 0 once, every later frame twice."""
+    """Nearest up-sampling by 2 in space and, if `time`, causally by 2 in time: frame 0 once,
+    every later frame twice."""
 
     def __init__(self, time: bool) -> None:
         super().__init__()
@@ -140,7 +141,8 @@ class CausalResBlock(nn.Module):
 
 @contextlib.contextmanager
 def streaming(module: nn.Module) -> Iterator[nn.Module]:
-    """Inside the block, `module`'s causal layers carry their context from one call to the next (one video, in chunks)."""
+    """Inside the block, `module`'s causal layers carry their context from one call to the next
+    (one video, in chunks)."""
     layers = [m for m in module.modules() if isinstance(m, (CausalConv3d, CausalUpsample))]
     for layer in layers:
         layer.streaming = True
@@ -161,7 +163,8 @@ def inflate_conv_weight(weight: Tensor, kernel_t: int, inflation: str = "tail") 
 
     "tail": all weight on the newest frame (index kernel_t - 1): with causal padding the 3-D conv then computes
     exactly the 2-D conv of every frame. "central": on the middle tap (I3D's and lesson 05's choice for centred,
-    non-causal kernels; causally it reads an older frame). "average": spread evenly (a still video gives the 2-D output).
+    non-causal kernels; causally it reads an older frame). "average": spread evenly (a still video gives
+    the 2-D output).
     """
     if inflation not in INFLATIONS:
         raise ValueError(f"unknown inflation {inflation!r}; choose one of {INFLATIONS}")

@@ -29,7 +29,8 @@ from torch import Tensor, nn
 
 
 def timestep_embedding(t: Tensor, dim: int, max_period: float = 10_000.0) -> Tensor:
-    """Sinusoids (B,) -> (B, dim) or (B, F) -> (B, F, dim): [cos(t f_0), ..., cos(t f_{k-1}), sin(t f_0), ...], f_i = max_period^(-i/k)."""
+    """Sinusoids (B,) -> (B, dim) or (B, F) -> (B, F, dim):
+    [cos(t f_0), ..., cos(t f_{k-1}), sin(t f_0), ...], f_i = max_period^(-i/k)."""
     if t.ndim not in (1, 2):
         raise ValueError(
             f"t must have shape (B,), one timestep per sample, or (B, F), one per frame; got {tuple(t.shape)}"
@@ -44,7 +45,8 @@ def timestep_embedding(t: Tensor, dim: int, max_period: float = 10_000.0) -> Ten
 
 def broadcast_timesteps(t: Tensor | float, batch_size: int, device: torch.device | str,
                         num_frames: int | None = None) -> Tensor:
-    """Timesteps on `device`: a scalar is repeated to (B,); (B,) is kept; with num_frames, (B, F) too. Else a ValueError."""
+    """Timesteps on `device`: a scalar is repeated to (B,); (B,) is kept; with num_frames, (B, F) too.
+    Else a ValueError."""
     t = torch.as_tensor(t, device=device)
     t = t.expand(batch_size) if t.ndim == 0 else t
     if t.shape == (batch_size,) or (num_frames is not None and t.shape == (batch_size, num_frames)):

@@ -1,4 +1,5 @@
-"""The bottom layer: switches, device, seeding, pixel ranges, video display and I/O, checkpoints, FLOP and memory counting (imports nothing of ours)."""
+"""The bottom layer: switches, device, seeding, pixel ranges, video display and I/O, checkpoints,
+FLOP and memory counting (imports nothing of ours)."""
 
 from minisora.core.checkpoint import atomic_save, data_file, load_model, read_checkpoint, save_checkpoint
 from minisora.core.flops import count_flops

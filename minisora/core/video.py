@@ -47,7 +47,8 @@ def _to_uint8_fhwc(video: VideoLike) -> np.ndarray:
         array = video.detach().to("cpu", torch.float32).numpy()
     elif isinstance(video, np.ndarray):
         if not np.issubdtype(video.dtype, np.floating):
-            raise ValueError(f"expected a float video in [0, 1], got dtype {video.dtype}; use video.astype(np.float32) / 255")
+            raise ValueError(f"expected a float video in [0, 1], got dtype {video.dtype}; "
+                             "use video.astype(np.float32) / 255")
         array = video.astype(np.float32, copy=False)
     else:
         raise ValueError(f"expected a torch.Tensor or numpy array of shape (F, C, H, W), got {type(video).__name__}")
@@ -67,7 +68,8 @@ def _to_uint8_fhwc(video: VideoLike) -> np.ndarray:
     if 0 in shape:
         raise ValueError(f"{expected} and no empty dimension, got {shape}")
     if not np.isfinite(array).all():
-        raise ValueError(f"the video of shape {shape} contains NaN or inf values; check the model or sampler that made it")
+        raise ValueError(f"the video of shape {shape} contains NaN or inf values; "
+                         "check the model or sampler that made it")
 
     # Generated videos overshoot [0, 1] slightly; clipping is the expected display behaviour.
     array = np.clip(array, 0.0, 1.0)
@@ -158,7 +160,8 @@ def save_video(path: str | Path, video: VideoLike, fps: float = 8, scale: int = 
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
-        raise ValueError(f"cannot save a video as {path.name!r}: suffix {path.suffix!r} is not one of {SUPPORTED_SUFFIXES}")
+        raise ValueError(f"cannot save a video as {path.name!r}: "
+                         f"suffix {path.suffix!r} is not one of {SUPPORTED_SUFFIXES}")
     rate = _check_fps(fps)
     frames = _upscale(_to_uint8_fhwc(video), _check_positive_int(scale, "scale"))  # (F, H*scale, W*scale, 3)
     path.parent.mkdir(parents=True, exist_ok=True)

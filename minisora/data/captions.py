@@ -114,7 +114,8 @@ def free_caption(scene: SceneSpec, rng: np.random.Generator) -> str:
         return options[int(rng.integers(len(options)))]
 
     parts = [
-        f"{pick(ARTICLES)} {pick(SIZE_WORDS[o.size])} {o.color} {pick(SHAPE_WORDS[o.shape])} {pick(MOTION_WORDS[o.motion])}"
+        f"{pick(ARTICLES)} {pick(SIZE_WORDS[o.size])} {o.color} "
+        f"{pick(SHAPE_WORDS[o.shape])} {pick(MOTION_WORDS[o.motion])}"
         for o in scene.objects
     ]
     text = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]

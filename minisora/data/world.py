@@ -60,7 +60,8 @@ def render_scene(
     return Clip(video=torch.from_numpy(frames), scene=scene, caption=canonical_caption(scene), truth=truth)
 
 
-def render(caption: str, num_frames: int = 16, height: int = 32, width: int = 32, seed: int = 0, fps: float = FPS) -> Clip:
+def render(caption: str, num_frames: int = 16, height: int = 32, width: int = 32, seed: int = 0,
+           fps: float = FPS) -> Clip:
     """Parse a canonical caption and render it: ground truth for any prompt."""
     return render_scene(parse_caption(caption), num_frames, height, width, seed=seed, fps=fps)
 

@@ -187,7 +187,8 @@ class NoiseProcess:
 
     def posterior_mean_variance(self, original_samples: Tensor, sample: Tensor, timesteps: Tensor | int,
                                 prev_timesteps: Tensor | int | None = None) -> tuple[Tensor, Tensor]:
-        """Mean (shaped like x_t) and variance ((B, [F,] 1, ..., 1)) of q(x_s | x_t = sample, x_0 = original_samples)."""
+        """Mean (shaped like x_t) and variance ((B, [F,] 1, ..., 1)) of
+        q(x_s | x_t = sample, x_0 = original_samples)."""
         _check_same_shape(original_samples, sample, "original_samples", "sample")
         t = self.check_timesteps(timesteps, sample).cpu()  # (B,) or (B, F)
         # float64 on the CPU -> the sample's dtype, then its device (see `extract`), shaped to broadcast.

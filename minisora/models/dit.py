@@ -61,7 +61,8 @@ class DiTConfig:
         if self.conditioning not in CONDITIONINGS:
             raise ValueError(f"unknown conditioning {self.conditioning!r}; choose one of {CONDITIONINGS}")
         if self.dim % self.num_heads:
-            raise ValueError(f"dim={self.dim} is not divisible by num_heads={self.num_heads}; pick heads that divide it")
+            raise ValueError(f"dim={self.dim} is not divisible by num_heads={self.num_heads}; "
+                             "pick heads that divide it")
         if self.dim % 4:
             raise ValueError(f"dim={self.dim} must be divisible by 4 for the 2-D sin-cos positions")
         check_divisible(self.input_size[0], self.patch_size, "height", "the patch size")
@@ -199,7 +200,8 @@ class DiT(nn.Module):
         t_emb = self.time_embed(broadcast_timesteps(t, batch_size, self.patch_embed.weight.device))  # (B, D)
         if self.label_embed is None:
             if labels is not None:
-                raise ValueError("this DiT has no label embedding; build it with num_classes=(...) to condition on labels")
+                raise ValueError("this DiT has no label embedding; "
+                                 "build it with num_classes=(...) to condition on labels")
             return t_emb, None
         return t_emb, self.label_embed.embed_or_null(labels, batch_size, t_emb.device)  # (B, D), (B, D)
 

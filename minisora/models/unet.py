@@ -170,7 +170,8 @@ class UNet(nn.Module):
         if self.label_embed is not None:
             emb = emb + self.label_embed.embed_or_null(labels, batch_size, emb.device)
         elif labels is not None:
-            raise ValueError("this U-Net has no label embedding; build it with num_classes=(...) to condition on labels")
+            raise ValueError("this U-Net has no label embedding; "
+                             "build it with num_classes=(...) to condition on labels")
         return emb
 
     def forward(self, x: Tensor, t: Tensor, labels: Tensor | None = None) -> Tensor:

@@ -193,7 +193,8 @@ class CausalVideoVAE(nn.Module):
 
     # -- shapes and checks --------------------------------------------------------------------------
     def num_latent_frames(self, num_frames: int) -> int:
-        """1 + (num_frames - 1) / t; a ValueError naming the nearest valid counts when t does not divide num_frames - 1."""
+        """1 + (num_frames - 1) / t; a ValueError naming the nearest valid counts when t does not divide
+        num_frames - 1."""
         t = self.config.temporal_factor
         if isinstance(num_frames, bool) or not isinstance(num_frames, int) or num_frames < 1:
             raise ValueError(f"num_frames must be a positive int, got {num_frames!r}")
@@ -230,7 +231,8 @@ class CausalVideoVAE(nn.Module):
             self.num_latent_frames(x.shape[1])
 
     def latent_shape(self, *size: int) -> tuple[int, ...]:
-        """(F', C_lat, H / f, W / f) for latent_shape(num_frames, height, width); (C_lat, H / f, W / f) for one frame."""
+        """(F', C_lat, H / f, W / f) for latent_shape(num_frames, height, width); (C_lat, H / f, W / f)
+        for one frame."""
         if len(size) not in (2, 3):
             raise ValueError(f"latent_shape takes (num_frames, height, width) or (height, width), got {size}")
         names = ("num_frames", "height", "width")[3 - len(size):]
@@ -296,8 +298,8 @@ class CausalVideoVAE(nn.Module):
         else:
             per_chunk = chunk_frames // self.config.temporal_factor  # latent frames per chunk after latent 0
             with streaming(self.decoder):
-                video = torch.cat([self.decoder(z[:, :, a:b]) for a, b in _chunks(z.shape[2], 1 + per_chunk, per_chunk)],
-                                  dim=2)
+                video = torch.cat([self.decoder(z[:, :, a:b])
+                                   for a, b in _chunks(z.shape[2], 1 + per_chunk, per_chunk)], dim=2)
         video = rearrange(video, "B C F H W -> B F C H W")
         return video if latent.ndim == 5 else video[:, 0]
 

@@ -33,6 +33,6 @@ from minisora.train.trainer import LOG_COLUMNS, NonFiniteLossError, TrainConfig,
 __all__ = [
     "EMA", "LOG_COLUMNS", "LR_SCHEDULES", "DatasetBatches", "Distributed", "NonFiniteLossError", "TensorBatches",
     "TrainConfig", "TrainHistory", "Trainer", "autoencoder_loss", "batches_from", "cleanup_distributed",
-    "clip_frames", "clip_videos", "denoising_loss", "gate", "gate_passes", "lr_multiplier", "psnr", "reconstruct_videos",
-    "setup_distributed", "train_denoiser", "train_vae", "unwrap",
+    "clip_frames", "clip_videos", "denoising_loss", "gate", "gate_passes", "lr_multiplier", "psnr",
+    "reconstruct_videos", "setup_distributed", "train_denoiser", "train_vae", "unwrap",
 ]

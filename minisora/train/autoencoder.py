@@ -101,7 +101,8 @@ def reconstruct_videos(vae: nn.Module, videos: Tensor, batch_size: int = 256) ->
     return to_pixel_range(torch.cat(out))  # (B, F, 3, H, W)
 
 
-def gate(vae: nn.Module, videos: Tensor, specs: list, reconstructed: Tensor | None = None) -> dict[str, dict[str, float]]:
+def gate(vae: nn.Module, videos: Tensor, specs: list,
+         reconstructed: Tensor | None = None) -> dict[str, dict[str, float]]:
     """The judge's scores of the original videos and of their reconstructions (lesson 03's gate).
 
     `reconstructed`: the reconstructions, if already made (`reconstruct_videos(vae, videos)`).

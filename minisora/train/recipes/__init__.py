@@ -90,7 +90,8 @@ def apply_options(recipe: Recipe, options, values: dict):
     if unknown:
         raise ValueError(f"recipe {recipe.name!r} has no setting {unknown[0]!r}; settable: "
                          f"{', '.join(sorted(own | train_fields))}")
-    train = dataclasses.replace(options.train, **{k: v for k, v in values.items() if k in train_fields and k not in own})
+    train = dataclasses.replace(options.train,
+                                **{k: v for k, v in values.items() if k in train_fields and k not in own})
     return dataclasses.replace(options, train=train, **{k: v for k, v in values.items() if k in own})
 
 

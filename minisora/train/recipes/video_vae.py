@@ -88,7 +88,8 @@ class VideoVAERecipe:
 
 
 def collate_clips(items: list[dict]) -> dict[str, Tensor]:
-    """A batch of Bouncing Shapes items -> {"x": videos (B, F, 3, H, W) in [-1, 1]} (module level: workers pickle it)."""
+    """A batch of Bouncing Shapes items -> {"x": videos (B, F, 3, H, W) in [-1, 1]}
+    (module level: workers pickle it)."""
     return {"x": to_model_range(torch.stack([item["video"] for item in items]))}
 
 
