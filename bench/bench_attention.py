@@ -88,7 +88,8 @@ def main() -> None:
     print(f"B={args.batch}, f={args.frames} frames x s={args.tokens} tokens (L={L}), D={args.dim}, "
           f"{args.heads} heads, forward + backward, {torch.get_num_threads()} threads, median of {args.repeats}")
     for layout in ("joint", "factorized"):
-        runs = {name: (fn if layout == "joint" else factorized(fn, args.frames)) for name, fn in implementations.items()}
+        runs = {name: (fn if layout == "joint" else factorized(fn, args.frames))
+                for name, fn in implementations.items()}
         times = {name: [] for name in runs}
         for fn in runs.values():
             seconds(fn, x)  # warm-up

@@ -75,7 +75,8 @@ def main() -> None:
         sample_size=args.size, patch_size=config.patch_size, num_embeds_ada_norm=config.num_classes[0],
         norm_type="ada_norm_zero", activation_fn="gelu-approximate", attention_bias=True,
     )
-    for model in (ours, theirs):  # trained-looking weights, not the zero init (zero gates would skip nothing, but be fair)
+    # trained-looking weights, not the zero init (zero gates would skip nothing, but be fair)
+    for model in (ours, theirs):
         for p in model.parameters():
             torch.nn.init.normal_(p, std=0.02)
     x = torch.randn(args.batch, config.in_channels, args.size, args.size)
@@ -95,9 +96,9 @@ def main() -> None:
             times[name].append(step_seconds(forward, x, t, y))
     median = {name: statistics.median(values) for name, values in times.items()}
     params = {"minisora": ours, "diffusers": theirs}
-    print(f"DiT-{args.preset} (width {config.dim}, depth {config.depth}, {config.num_heads} heads), batch {args.batch} x "
-          f"{config.in_channels} x {args.size} x {args.size}, forward + backward, {torch.get_num_threads()} threads, "
-          f"median of {args.repeats}")
+    print(f"DiT-{args.preset} (width {config.dim}, depth {config.depth}, {config.num_heads} heads), "
+          f"batch {args.batch} x {config.in_channels} x {args.size} x {args.size}, forward + backward, "
+          f"{torch.get_num_threads()} threads, median of {args.repeats}")
     for name, seconds in median.items():
         count = sum(p.numel() for p in params[name].parameters())
         print(f"  {name:<10} {seconds * 1000:8.1f} ms/step   ({count / 1e6:.1f} M parameters)")
@@ -106,7 +107,8 @@ def main() -> None:
     flops = training_step_flops(peers["minisora"], x, t, y)
     achieved = flops / median["minisora"]
     peak = matmul_rate()
-    print(f"our training step: {flops / 1e9:.1f} GFLOP in {median['minisora'] * 1000:.0f} ms = {achieved / 1e9:.1f} GFLOP/s; "
+    print(f"our training step: {flops / 1e9:.1f} GFLOP in {median['minisora'] * 1000:.0f} ms = "
+          f"{achieved / 1e9:.1f} GFLOP/s; "
           f"this machine's 2048 x 2048 fp32 matmul: {peak / 1e9:.1f} GFLOP/s; ratio {achieved / peak:.2f}")
 
 

@@ -59,7 +59,8 @@ def main() -> None:
     rng = np.random.default_rng(0)
     scenes = [sample_scene(rng, split="all", camera_prob=0.3) for _ in range(args.n)]
     start = time.perf_counter()
-    jobs = [(s, simulate(s, args.frames, args.size, args.size, seed=k), args.size, args.size) for k, s in enumerate(scenes)]
+    jobs = [(s, simulate(s, args.frames, args.size, args.size, seed=k), args.size, args.size)
+            for k, s in enumerate(scenes)]
     physics_rate = args.n / (time.perf_counter() - start)
 
     ours = videos_per_second(rasterize, jobs)

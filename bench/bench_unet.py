@@ -47,17 +47,20 @@ def main() -> None:
     x = torch.randn(args.batch, 3, args.size, args.size)
     t = torch.randint(0, 1000, (args.batch,))
     with torch.no_grad():
-        assert torch.allclose(ours(x, t), theirs(x, t).sample, atol=1e-4), "the two networks must compute the same function"
+        assert torch.allclose(ours(x, t), theirs(x, t).sample, atol=1e-4), (
+            "the two networks must compute the same function"
+        )
 
     peers = {"minisora": ours, "diffusers": lambda x, t: theirs(x, t).sample}
     times = {name: [] for name in peers}
-    for name, forward in peers.items():  # warm-up
+    for forward in peers.values():  # warm-up
         step_seconds(forward, x, t)
     for _ in range(args.repeats):
         for name, forward in peers.items():
             times[name].append(step_seconds(forward, x, t))
     params = sum(p.numel() for p in ours.parameters())
-    print(f"U-Net '{args.preset}' ({params / 1e6:.2f} M parameters), batch {args.batch} x 3 x {args.size} x {args.size}, "
+    print(f"U-Net '{args.preset}' ({params / 1e6:.2f} M parameters), "
+          f"batch {args.batch} x 3 x {args.size} x {args.size}, "
           f"forward + backward, {torch.get_num_threads()} threads, median of {args.repeats}")
     median = {name: statistics.median(values) for name, values in times.items()}
     for name, seconds in median.items():

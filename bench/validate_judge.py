@@ -78,7 +78,8 @@ def main() -> None:
         "mismatched": [compare(clean[i], clips[(i + 1) % args.n].scene) for i in range(args.n)],
     }
     print(f"{args.n} scenes, {args.frames} frames at {args.size}x{args.size}; "
-          f"{judgeable.sum()} judgeable ({judgeable.mean():.1%}); judged {args.n / seconds:.0f} videos/s (clean, 1 process)\n")
+          f"{judgeable.sum()} judgeable ({judgeable.mean():.1%}); "
+          f"judged {args.n / seconds:.0f} videos/s (clean, 1 process)\n")
     header = f"{'case':<22}{'scenes':<12}" + "".join(f"{a:>11}" for a in (*ATTRIBUTES, "match"))
     print(header)
     print("-" * len(header))

@@ -39,7 +39,8 @@ def _positive(text: str) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="minisora", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="minisora",
+                                     description=(__doc__ or "The minisora command line.").split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
 
     demo = commands.add_parser("demo", help="render a few captioned Bouncing Shapes videos (mp4 + gif)")
@@ -52,7 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
     one.add_argument("--out", type=pathlib.Path, required=True, help="a .mp4 or .gif path")
     _add_size_arguments(one)
 
-    train = commands.add_parser("train", help="train a recipe (minisora train --list) into a folder; --resume continues it")
+    train = commands.add_parser("train",
+                                help="train a recipe (minisora train --list) into a folder; --resume continues it")
     train.add_argument("recipe", nargs="?", help="a recipe name, e.g. dit or vae")
     train.add_argument("--list", action="store_true", help="name the recipes and their settings, then exit")
     train.add_argument("--out", type=pathlib.Path, help="the run's folder: log.csv and last.pt go there")
@@ -63,8 +65,10 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--device", help="cpu or cuda (default: cuda when there is one)")
     train.add_argument("--no-progress", action="store_true", help="no tqdm bar (log.csv still has every step)")
 
-    vae = commands.add_parser("train-vae", help="the vae recipe under its old name: train lesson 03's VAE, save one file")
-    vae.add_argument("--out", type=pathlib.Path, required=True, help="the checkpoint to write, e.g. data/vae_f4_32px.pt")
+    vae = commands.add_parser("train-vae",
+                              help="the vae recipe under its old name: train lesson 03's VAE, save one file")
+    vae.add_argument("--out", type=pathlib.Path, required=True,
+                     help="the checkpoint to write, e.g. data/vae_f4_32px.pt")
     vae.add_argument("--preset", default="f4", help="a VAE_PRESETS name (f = 2, 4 or 8 downsampling)")
     vae.add_argument("--size", type=_positive, default=32, help="frame height and width")
     vae.add_argument("--clips", type=_positive, default=1_500, help="training clips (8 frames of each)")

@@ -69,7 +69,8 @@ def test_tubelet_holds_pt_frames_of_one_place():
 def test_errors_name_the_nearest_sizes():
     with pytest.raises(ValueError, match="height=30 is not divisible by the patch size 4; use height=28 or 32"):
         patchify(torch.zeros(1, 3, 30, 32), 4)
-    with pytest.raises(ValueError, match="num_frames=15 is not divisible by the temporal patch size pt 2; use num_frames=14 or 16"):
+    with pytest.raises(ValueError, match="num_frames=15 is not divisible by the temporal patch size pt 2; "
+                                         "use num_frames=14 or 16"):
         patchify_tubelets(torch.zeros(1, 15, 3, 8, 8), 2, 4)
     with pytest.raises(ValueError, match="width=3 .* use width=4"):
         patchify_frames(torch.zeros(1, 2, 3, 8, 3), 4)

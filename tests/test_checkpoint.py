@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from minisora.core import data_file, read_checkpoint, save_checkpoint
-from minisora.models import DIT_PRESETS, VAE, VAE_PRESETS, DiT, UNet, UNET_PRESETS, load_model
+from minisora.models import DIT_PRESETS, UNET_PRESETS, VAE, VAE_PRESETS, DiT, UNet, load_model
 
 
 @pytest.mark.parametrize("build", [lambda: DiT(DIT_PRESETS["mini/2"], input_size=8, num_classes=(8, 3), depth=1),

@@ -7,7 +7,8 @@ from minisora.core import read_video
 
 
 def test_demo_writes_videos_and_captions(tmp_path, capsys):
-    assert main(["demo", "--out", str(tmp_path), "--random", "1", "--frames", "6", "--height", "32", "--width", "32"]) == 0
+    assert main(["demo", "--out", str(tmp_path), "--random", "1",
+                 "--frames", "6", "--height", "32", "--width", "32"]) == 0
     written = sorted(tmp_path.glob("demo_*"))
     assert len(written) == 2 * (len(DEMO_CAPTIONS) + 1)
     video, fps = read_video(tmp_path / "demo_00.mp4")

@@ -80,3 +80,28 @@ def test_saved_tensor_bytes_counts_what_backward_needs():
     assert saved_tensor_bytes(lambda: layer(x)) == 32 * 100 * 4
     big = saved_tensor_bytes(lambda: layer(torch.randn(64, 100)))
     assert big == 2 * 32 * 100 * 4
+
+
+def test_configure_returns_a_copy_so_editing_a_models_config_leaves_the_preset_alone():
+    import dataclasses
+
+    from minisora.core.config import configure
+    from minisora.models import DIT_PRESETS, VAE, VAE_PRESETS, DiT, DiTConfig
+
+    preset = DIT_PRESETS["mini/2"]
+    model = DiT(preset)  # no overrides: this used to keep the preset object itself
+    assert model.config == preset and model.config is not preset
+    model.config.depth = 1
+    assert DIT_PRESETS["mini/2"].depth == 6 and DiT(preset).config.depth == 6
+    assert VAE(VAE_PRESETS["tiny"]).config is not VAE_PRESETS["tiny"]
+
+    @dataclasses.dataclass
+    class Listy:
+        sizes: list = dataclasses.field(default_factory=lambda: [1, 2])
+
+    base = Listy()
+    configure(Listy, base, {}).sizes.append(3)  # deep: not even a list field is shared
+    assert base.sizes == [1, 2]
+    assert configure(DiTConfig, None, {"depth": 3}).depth == 3
+    with pytest.raises(ValueError, match="expected a DiTConfig, got VAEConfig"):
+        configure(DiTConfig, VAE_PRESETS["tiny"], {})

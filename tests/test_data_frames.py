@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from minisora.data import COLORS, SHAPES, render_scene
+from minisora.data import COLORS, SHAPES
 from minisora.data.frames import NUM_LABELS, all_labels, label_names, labels_of, object_frames
 from minisora.eval.images import see_image
 

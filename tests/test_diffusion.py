@@ -212,7 +212,8 @@ def test_process_rejects_bad_timesteps():
         process.add_noise(x0, x0, torch.tensor([0, 1, 2, 100]))
     with pytest.raises(ValueError, match=r"got values in \[-1, 2\]"):
         process.add_noise(x0, x0, torch.tensor([-1, 0, 1, 2]))
-    with pytest.raises(ValueError, match=r"shape \(B,\) = \(4,\), one per sample; got shape \(4, 1\)"):
+    # (4, 1) reads as one timestep per frame, and x has 3 "frames" (its channels): the message says so.
+    with pytest.raises(ValueError, match=r"timesteps has shape \(4, 1\) but x of shape \(4, 3, 8, 8\) has 3 frames"):
         process.add_noise(x0, x0, torch.zeros(4, 1, dtype=torch.long))
     with pytest.raises(ValueError, match=r"got shape \(3,\)"):
         process.add_noise(x0, x0, torch.tensor([1, 2, 3]))
@@ -276,8 +277,8 @@ def test_min_snr_weighting_is_the_same_x0_loss_for_every_prediction_type():
     want = snr.clamp(max=gamma) * (x0 - x0_hat).pow(2).mean(dim=(1, 2, 3))
     for prediction_type in PREDICTION_TYPES:
         output = prediction_target(x0_hat, eps_hat, a, prediction_type)
-        losses = training_loss(lambda x, tt: output, x0, process, prediction_type=prediction_type, noise=noise,
-                               timesteps=t, min_snr_gamma=gamma, reduction="none")
+        losses = training_loss(lambda x, tt, output=output: output, x0, process, prediction_type=prediction_type,
+                               noise=noise, timesteps=t, min_snr_gamma=gamma, reduction="none")
         assert torch.allclose(losses, want, rtol=1e-6), prediction_type
     # The weights themselves, and their limits at SNR = 0 (zero terminal SNR): no 0/0.
     snr = torch.tensor([0.0, 1.0, 5.0, 100.0], dtype=torch.float64)
@@ -362,8 +363,10 @@ def test_sampler_specific_errors():
     flow.set_timesteps(4)
     with pytest.raises(ValueError, match="timestep 0.3 is not in sampler.timesteps"):
         flow.step(x, 0.3, x)
-    with pytest.raises(ValueError, match=r"strictly descending in \(0, 1\]"):
-        flow.set_timesteps(timesteps=[1.0, 0.5, 0.0])
+    with pytest.raises(ValueError, match=r"timesteps must lie in \(0, 1000\], i.e. time_scale · t"):
+        flow.set_timesteps(timesteps=[1000.0, 500.0, 0.0])  # the network's units: 1000 t
+    with pytest.raises(ValueError, match="strictly descending"):
+        flow.set_timesteps(timesteps=[500.0, 1000.0])
     with pytest.raises(ValueError, match="shift must be positive"):
         FlowMatchingSampler(shift=0)
 
@@ -406,10 +409,12 @@ def test_ddim_with_eta_1_is_ddpm_with_beta_tilde():
 def test_flow_matching_sampler_and_loss():
     flow = FlowMatchingSampler()
     flow.set_timesteps(4)
-    assert flow.timesteps.tolist() == [1.0, 0.75, 0.5, 0.25]
+    assert flow.sigmas.tolist() == [1.0, 0.75, 0.5, 0.25, 0.0]  # the path times, down to the data
+    assert flow.timesteps.tolist() == [1000.0, 750.0, 500.0, 250.0]  # what the network sees: 1000 t
     shifted = FlowMatchingSampler(shift=3.0)
     shifted.set_timesteps(4)
-    assert shifted.timesteps[1].item() == pytest.approx(3 * 0.75 / (1 + 2 * 0.75))
+    assert shifted.sigmas[1].item() == pytest.approx(3 * 0.75 / (1 + 2 * 0.75))
+    assert shifted.timesteps[1].item() == pytest.approx(1000 * 3 * 0.75 / (1 + 2 * 0.75))
     # A straight path is integrated exactly by Euler: constant velocity ε - x_0 carries ε to x_0.
     x0, noise = torch.randn(5, 2, 3), torch.randn(5, 2, 3)
     for sampler in [flow, shifted]:

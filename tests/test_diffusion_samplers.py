@@ -31,6 +31,7 @@ import pytest
 import torch
 
 from minisora.diffusion import (
+    FLOW_TIME_SCALE,
     DDIMSampler,
     DDPMSampler,
     FlowMatchingSampler,
@@ -88,10 +89,10 @@ def perfect_denoiser(data, schedule, prediction_type):
 
 
 def perfect_velocity(data):
-    """The exact flow-matching velocity E[ε - x_0 | x_t] on the path x_t = (1 - t) x_0 + t ε."""
+    """The exact flow-matching velocity E[ε - x_0 | x_t] on the path x_t = (1 - t) x_0 + t ε (given 1000 t)."""
 
     def model(x, t):
-        flat, t = x.reshape(x.shape[0], -1).double(), t.double()[:, None]
+        flat, t = x.reshape(x.shape[0], -1).double(), t.double()[:, None] / FLOW_TIME_SCALE
         x0, eps = data.posterior(flat, 1 - t, t)
         return (eps - x0).reshape(x.shape).to(x.dtype)
 
@@ -106,7 +107,7 @@ def chain_moments(sampler, mu, s):
     """
     steps = []  # (a, b, p, q, r, sigma) per step
     if isinstance(sampler, FlowMatchingSampler):
-        grid = [float(t) for t in sampler.timesteps] + [0.0]
+        grid = sampler.sigmas.tolist()  # the path times, then 0
         for t, t_next in zip(grid[:-1], grid[1:]):  # x' = x + (t' - t)(ε̂ - x̂_0)
             steps.append((1 - t, t, t - t_next, t_next - t, 1.0, 0.0))
     else:

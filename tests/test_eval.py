@@ -188,7 +188,8 @@ def test_describe_recovers_the_caption(caption):
     assert verdict.match, str(verdict)
 
 
-@pytest.mark.parametrize("num_frames,height,width,fps", [(8, 32, 32, 8.0), (16, 64, 64, 8.0), (16, 32, 48, 8.0), (24, 32, 32, 12.0)])
+@pytest.mark.parametrize("num_frames,height,width,fps",
+                         [(8, 32, 32, 8.0), (16, 64, 64, 8.0), (16, 32, 48, 8.0), (24, 32, 32, 12.0)])
 def test_other_sizes_and_frame_rates(num_frames, height, width, fps):
     results = []
     for k in range(12):

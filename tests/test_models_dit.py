@@ -87,6 +87,20 @@ def test_qk_norm_builds_and_runs():
     assert any("q_norm" in name for name, _ in model.named_parameters())
 
 
+def test_initialize_weights_handles_linears_without_a_bias():
+    from minisora.blocks import Attention
+
+    model = DiT(MINI)
+    for block in model.blocks:  # bias-free attention, as many LLMs build it
+        block.attn = Attention(32, 4, bias=False)
+    model.initialize_weights()  # used to fail on nn.init.zeros_(None)
+    assert model.blocks[0].attn.to_q.bias is None
+    assert torch.equal(model.blocks[0].mlp.fc1.bias, torch.zeros(128))  # the other biases still zeroed
+    assert torch.equal(model.final.linear.weight, torch.zeros_like(model.final.linear.weight))
+    x = torch.randn(2, 4, 8, 8)
+    assert torch.equal(model(x, torch.tensor([1, 2])), torch.zeros_like(x))  # adaLN-Zero still starts at 0
+
+
 def test_clear_errors():
     model = DiT(MINI)
     with pytest.raises(ValueError, match=r"height=9 is not divisible by the patch size 2; use height=8 or 10"):

@@ -63,7 +63,8 @@ def test_clear_errors(tmp_path, monkeypatch, capsys):
     capsys.readouterr()
     assert main(["train", "vae", "--out", str(tmp_path / "v"), "--steps", "4"]) == 2
     assert "already holds a run" in capsys.readouterr().err
-    assert main(["train", "vae", "--out", str(tmp_path / "v"), "--steps", "4", "--resume", "--set", "kl_weight=0.1"]) == 2
+    assert main(["train", "vae", "--out", str(tmp_path / "v"), "--steps", "4",
+                 "--resume", "--set", "kl_weight=0.1"]) == 2
     assert "other options (kl_weight: 1e-06 in the checkpoint, 0.1 here)" in capsys.readouterr().err
 
 

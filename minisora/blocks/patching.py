@@ -31,7 +31,8 @@ def check_divisible(size: int, factor: int, name: str, what: str) -> None:
     if not isinstance(factor, int) or factor < 1:
         raise ValueError(f"{what} must be a positive int, got {factor!r}")
     if size % factor:
-        raise ValueError(f"{name}={size} is not divisible by {what} {factor}; use {name}={nearest_multiples(size, factor)}")
+        raise ValueError(f"{name}={size} is not divisible by {what} {factor}; "
+                         f"use {name}={nearest_multiples(size, factor)}")
 
 
 def _check_rank(x: Tensor, rank: int, layout: str) -> None:

@@ -21,7 +21,8 @@ from torch import Tensor, nn
 
 
 def sincos_1d(positions: Tensor, dim: int, max_period: float = 10_000.0) -> Tensor:
-    """Positions (L,) -> (L, dim): [sin(pos ω_0..ω_{k-1}), cos(pos ω_0..ω_{k-1})], ω_i = max_period^(-i/k), k = dim/2."""
+    """Positions (L,) -> (L, dim): [sin(pos ω_0..ω_{k-1}), cos(pos ω_0..ω_{k-1})],
+    ω_i = max_period^(-i/k), k = dim/2."""
     if dim < 2 or dim % 2:
         raise ValueError(f"a sin-cos embedding needs an even dim >= 2, got {dim}")
     half = dim // 2
@@ -31,7 +32,8 @@ def sincos_1d(positions: Tensor, dim: int, max_period: float = 10_000.0) -> Tens
 
 
 def sincos_2d(height: int, width: int, dim: int) -> Tensor:
-    """A (height x width) grid in row-major order -> (height*width, dim): dim/2 channels for the row, dim/2 for the column."""
+    """A (height x width) grid in row-major order -> (height*width, dim): dim/2 channels for the row,
+    dim/2 for the column."""
     if dim % 4:
         raise ValueError(f"a 2-D sin-cos embedding needs dim divisible by 4 (two even halves), got {dim}")
     rows = torch.arange(height).repeat_interleave(width)  # (L,): 0 0 0 1 1 1 ...
@@ -40,7 +42,8 @@ def sincos_2d(height: int, width: int, dim: int) -> Tensor:
 
 
 def sincos_3d(num_frames: int, height: int, width: int, dim: int, temporal_dim: int | None = None) -> Tensor:
-    """A (F x H x W) grid, frame-major -> (F*H*W, dim): temporal_dim channels for time (default dim/4), the rest 2-D space."""
+    """A (F x H x W) grid, frame-major -> (F*H*W, dim): temporal_dim channels for time (default dim/4),
+    the rest 2-D space."""
     temporal_dim = temporal_dim if temporal_dim is not None else (dim // 4) // 2 * 2
     spatial_dim = dim - temporal_dim
     if temporal_dim < 2 or temporal_dim % 2 or spatial_dim % 4 or spatial_dim <= 0:
@@ -78,7 +81,8 @@ def rope_angles(positions: Tensor, dim: int, max_period: float = 10_000.0) -> Te
 
 
 def axial_rope_angles(grid: tuple[int, ...], dims: tuple[int, ...], max_period: float = 10_000.0) -> Tensor:
-    """Angles for a grid (e.g. (F, H, W)), flattened in row-major order: axis a gets dims[a] channels. (L, sum(dims)/2)"""
+    """Angles for a grid (e.g. (F, H, W)), flattened in row-major order: axis a gets dims[a] channels.
+    (L, sum(dims)/2)"""
     if len(grid) != len(dims):
         raise ValueError(f"one channel count per axis: grid {grid} but dims {dims}")
     coords = torch.cartesian_prod(*[torch.arange(n) for n in grid]) if len(grid) > 1 else torch.arange(grid[0])[:, None]
@@ -86,7 +90,8 @@ def axial_rope_angles(grid: tuple[int, ...], dims: tuple[int, ...], max_period: 
 
 
 def apply_rope(x: Tensor, angles: Tensor) -> Tensor:
-    """Rotate channel pairs (2i, 2i+1) of x (..., L, d) by angles (L, d/2); channels past 2*angles.shape[1] pass unchanged."""
+    """Rotate channel pairs (2i, 2i+1) of x (..., L, d) by angles (L, d/2); channels past 2*angles.shape[1]
+    pass unchanged."""
     pairs = angles.shape[-1]
     if x.shape[-2] != angles.shape[0] or 2 * pairs > x.shape[-1]:
         raise ValueError(f"RoPE angles {tuple(angles.shape)} do not fit x {tuple(x.shape)}: need (L, <= d/2)")

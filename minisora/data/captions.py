@@ -81,7 +81,19 @@ CAMERA_WORDS = {
 }
 CAMERA_JOINERS = (", ", " as ", " while ")
 
-GRAMMAR = __doc__.split("::")[1].split("Free captions")[0].strip("\n").rstrip()
+# The canonical form, as the module docstring shows it (tests hold the two equal). A constant of
+# its own, not read from __doc__, because `python -OO` strips docstrings and parse errors print it.
+GRAMMAR = '''\
+    caption    := object ( " and " object )* [ " on a " background " background" ] [ ", the camera " camera ]
+    object     := "a " size " " color " " shape " " motion
+    size       := "small" | "large"
+    color      := "red" | "green" | "blue" | "yellow" | "magenta" | "cyan" | "white" | "orange"
+    shape      := "circle" | "square" | "triangle"
+    motion     := "staying still" | "moving left" | "moving right" | "moving up" | "moving down" | "bouncing"
+    background := "gray" | "black"            (black is the default and is usually left out)
+    camera     := "pans left" | "pans right" | "zooms in" | "zooms out"
+
+    e.g. "a small red circle moving left and a large blue square bouncing on a gray background"'''
 
 
 def canonical_caption(scene: SceneSpec) -> str:
@@ -102,7 +114,8 @@ def free_caption(scene: SceneSpec, rng: np.random.Generator) -> str:
         return options[int(rng.integers(len(options)))]
 
     parts = [
-        f"{pick(ARTICLES)} {pick(SIZE_WORDS[o.size])} {o.color} {pick(SHAPE_WORDS[o.shape])} {pick(MOTION_WORDS[o.motion])}"
+        f"{pick(ARTICLES)} {pick(SIZE_WORDS[o.size])} {o.color} "
+        f"{pick(SHAPE_WORDS[o.shape])} {pick(MOTION_WORDS[o.motion])}"
         for o in scene.objects
     ]
     text = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]

@@ -38,7 +38,8 @@ class BouncingShapes(Dataset):
         if not isinstance(length, int) or length <= 0:
             raise ValueError(f"length must be a positive int, got {length!r}")
         if caption_style not in CAPTION_STYLES:
-            raise ValueError(f"unknown caption_style {caption_style!r}; allowed: {', '.join(map(repr, CAPTION_STYLES))}")
+            raise ValueError(f"unknown caption_style {caption_style!r}; "
+                             f"allowed: {', '.join(map(repr, CAPTION_STYLES))}")
         check_video_size(num_frames, height, width, fps)
         self.length, self.num_frames, self.height, self.width = length, num_frames, height, width
         self.split, self.holdout, self.caption_style = split, holdout, caption_style

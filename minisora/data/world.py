@@ -17,7 +17,6 @@ from minisora.data.captions import canonical_caption, parse_caption
 from minisora.data.physics import Truth, simulate
 from minisora.data.raster import rasterize
 from minisora.data.scene import (
-    BACKGROUNDS,
     CAMERAS,
     COLORS,
     DEFAULT_HOLDOUT,
@@ -61,7 +60,8 @@ def render_scene(
     return Clip(video=torch.from_numpy(frames), scene=scene, caption=canonical_caption(scene), truth=truth)
 
 
-def render(caption: str, num_frames: int = 16, height: int = 32, width: int = 32, seed: int = 0, fps: float = FPS) -> Clip:
+def render(caption: str, num_frames: int = 16, height: int = 32, width: int = 32, seed: int = 0,
+           fps: float = FPS) -> Clip:
     """Parse a canonical caption and render it: ground truth for any prompt."""
     return render_scene(parse_caption(caption), num_frames, height, width, seed=seed, fps=fps)
 
@@ -87,10 +87,13 @@ def sample_scene(
 
     count = int(rng.integers(1, max_objects + 1))
     colors = [str(c) for c in rng.permutation(list(COLORS))[:count]]
-    objects = []
-    for i, color in enumerate(colors):
-        must_hold_out = split == "holdout" and i == 0
-        objects.append(_sample_object(rng, color, split, holdout, must_hold_out))
+    objects = [_sample_object(rng, colors[0], split, holdout, must_hold_out=split == "holdout")]
+    if objects[0].color in colors[1:]:
+        # The held-out triple brought its own color (none was held out for the one drawn), and a
+        # later object had drawn it: that object takes the color the first gave up, so the
+        # colors stay distinct (SceneSpec requires it) and the random draws stay the same.
+        colors[colors.index(objects[0].color, 1)] = colors[0]
+    objects += [_sample_object(rng, color, split, holdout, must_hold_out=False) for color in colors[1:]]
     # Shuffle so the held-out object is not always first in the caption.
     order = rng.permutation(count)
     background = "gray" if rng.random() < gray_prob else "black"

@@ -19,11 +19,10 @@ network output even when x̂_0 is clipped. Unlike it, the next timestep is the n
 
 from __future__ import annotations
 
-import torch
 from torch import Tensor
 
-from minisora.diffusion.discrete import DiscreteSampler
-from minisora.diffusion.process import predict_epsilon, randn_like
+from minisora.diffusion.discrete import DiscreteSampler, StepCoefficients
+from minisora.diffusion.process import posterior_coefficients
 from minisora.diffusion.schedules import NoiseSchedule
 
 
@@ -50,31 +49,15 @@ class DDIMSampler(DiscreteSampler):
         self.eta = eta
 
     def step_std(self, timestep: int | Tensor) -> float:
-        """σ_t(η) of eq. 16 for the jump from `timestep` to the next visited one."""
-        alpha_bar_t, alpha_bar_prev = self.alphas_cumprod_pair(timestep)
-        variance = (1 - alpha_bar_prev) / (1 - alpha_bar_t) * (1 - alpha_bar_t / alpha_bar_prev)
-        return self.eta * variance**0.5
+        """σ_t(η) = η √β̃ (eq. 16, β̃ of eq. 7) for the jump from `timestep` to the next visited one."""
+        return self.eta * posterior_coefficients(*self.alphas_cumprod_pair(timestep))[2] ** 0.5
 
-    def step(
-        self,
-        model_output: Tensor,
-        timestep: int | Tensor,
-        sample: Tensor,
-        generator: torch.Generator | None = None,
-    ) -> Tensor:
-        """One DDIM step x_t -> x_s (s: the next visited timestep), for a network output at x_t = `sample`."""
-        # 1. ᾱ_t and ᾱ_s (1 after the last timestep: the clean data).
-        alpha_bar_t, alpha_bar_prev = self.alphas_cumprod_pair(timestep)
-        # 2. x̂_0 (clipped if asked) and ε̂ from the network's output.
-        x0 = self.predict_original_sample(model_output, timestep, sample)
-        eps = predict_epsilon(model_output, sample, alpha_bar_t, self.prediction_type)
-        # 3. σ_t(η) (eq. 16).
+    def step_coefficients(self, timestep: int | Tensor) -> StepCoefficients:
+        """Eq. 12: x_s = √ᾱ_s x̂_0 + √(1 - ᾱ_s - σ_t²) ε̂ + σ_t z, with ᾱ_s = 1 after the last timestep."""
+        _, alpha_bar_prev = self.alphas_cumprod_pair(timestep)
         std = self.step_std(timestep)
-        # 4. x_s = √ᾱ_s x̂_0 + √(1 - ᾱ_s - σ²) ε̂ (eq. 12 without its noise). For η <= 1,
-        #    σ² <= 1 - ᾱ_s; max(., 0) only absorbs rounding when they are equal.
-        prev_sample = alpha_bar_prev**0.5 * x0 + max(1 - alpha_bar_prev - std**2, 0.0) ** 0.5 * eps
-        # 5. + σ_t z. Noise is drawn whenever η > 0, even on the last step where σ = 0, so one
-        #    generator gives the same stream as diffusers' DDIMScheduler.
-        if self.eta > 0:
-            prev_sample = prev_sample + std * randn_like(sample, generator)
-        return prev_sample
+        # For η <= 1, σ² <= 1 - ᾱ_s; max(., 0) only absorbs rounding when they are equal.
+        eps = max(1 - alpha_bar_prev - std**2, 0.0) ** 0.5
+        # Noise is drawn whenever η > 0, even on the last step where σ = 0, so one generator gives
+        # the same stream as diffusers' DDIMScheduler.
+        return StepCoefficients(x0=alpha_bar_prev**0.5, eps=eps, sample=0.0, std=std, noise=self.eta > 0)

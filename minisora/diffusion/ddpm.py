@@ -21,11 +21,10 @@ diffusers' DDPMScheduler adds noise to its final output; otherwise the two agree
 
 from __future__ import annotations
 
-import torch
 from torch import Tensor
 
-from minisora.diffusion.discrete import DiscreteSampler
-from minisora.diffusion.process import randn_like
+from minisora.diffusion.discrete import DiscreteSampler, StepCoefficients
+from minisora.diffusion.process import posterior_coefficients
 from minisora.diffusion.schedules import NoiseSchedule
 
 DDPM_VARIANCES = ("beta", "beta_tilde")  # diffusers: "fixed_large", "fixed_small"
@@ -52,35 +51,18 @@ class DDPMSampler(DiscreteSampler):
 
     def step_variance(self, timestep: int | Tensor) -> float:
         """σ² of the step from `timestep` to the next visited one: β_{t|s} or β̃_{t|s}; 0 at the last."""
-        alpha_bar_t, alpha_bar_prev = self.alphas_cumprod_pair(timestep)
         if self.previous_timestep(timestep) < 0:
             return 0.0  # z = 0 on the last step: return the mean, x̂_0-ish, without fresh noise
-        beta_t = 1 - alpha_bar_t / alpha_bar_prev  # β_{t|s}
-        if self.variance == "beta":
-            return beta_t
-        return (1 - alpha_bar_prev) / (1 - alpha_bar_t) * beta_t
-
-    def step(
-        self,
-        model_output: Tensor,
-        timestep: int | Tensor,
-        sample: Tensor,
-        generator: torch.Generator | None = None,
-    ) -> Tensor:
-        """One ancestral step x_t -> x_prev, for a network output at x_t = `sample`."""
-        # 1. ᾱ at this timestep and the next visited one (1 after the last), and the jump's α, β.
         alpha_bar_t, alpha_bar_prev = self.alphas_cumprod_pair(timestep)
-        alpha_t = alpha_bar_t / alpha_bar_prev  # α_{t|s}; α_t when s = t - 1
-        beta_t = 1 - alpha_t
-        # 2. x̂_0 from the network's output (eq. 15 for ε), clipped if asked.
-        x0 = self.predict_original_sample(model_output, timestep, sample)
-        # 3. The posterior mean μ̃(x_t, x̂_0) (eq. 7); for ε and no clipping this equals
-        #    1/√α_t (x_t - β_t/√(1 - ᾱ_t) ε_θ) of Algorithm 2, line 4.
-        coef_x0 = alpha_bar_prev**0.5 * beta_t / (1 - alpha_bar_t)
-        coef_xt = alpha_t**0.5 * (1 - alpha_bar_prev) / (1 - alpha_bar_t)
-        mean = coef_x0 * x0 + coef_xt * sample
-        # 4. Add σ_t z, z ~ N(0, I), except on the last step (Algorithm 2: z = 0 at t = 1).
-        variance = self.step_variance(timestep)
-        if variance == 0:
-            return mean
-        return mean + variance**0.5 * randn_like(sample, generator)
+        if self.variance == "beta":
+            return 1 - alpha_bar_t / alpha_bar_prev  # β_{t|s}
+        return posterior_coefficients(alpha_bar_t, alpha_bar_prev)[2]  # β̃_{t|s} (eq. 7)
+
+    def step_coefficients(self, timestep: int | Tensor) -> StepCoefficients:
+        """Algorithm 2, line 4, as μ̃(x_t, x̂_0) = c_0 x̂_0 + c_t x_t (eq. 7) plus σ_t z (z = 0 on the last step).
+
+        For an ε-network without clipping this mean equals 1/√α_t (x_t - β_t/√(1 - ᾱ_t) ε_θ).
+        """
+        coef_x0, coef_xt, _ = posterior_coefficients(*self.alphas_cumprod_pair(timestep))
+        std = self.step_variance(timestep) ** 0.5
+        return StepCoefficients(x0=coef_x0, eps=0.0, sample=coef_xt, std=std, noise=std > 0)

@@ -1,4 +1,4 @@
-"""Flow matching with straight paths (rectified flow): the path, its loss, an Euler sampler (lesson 09).
+"""Flow matching with straight paths (rectified flow): the path, its loss, an Euler sampler (lessons 01, 09).
 
 Liu et al. 2022 ("Flow Straight and Fast", rectified flow), Lipman et al. 2022 ("Flow
 Matching for Generative Modeling") and Esser et al. 2024 (Stable Diffusion 3, §2-3) join
@@ -17,9 +17,15 @@ Training times t are drawn uniformly, or logit-normally (SD3 §3.1: t = sigmoid(
 n ~ N(0, 1), which favours the middle of the path). Sampling times may be shifted towards
 noise, t -> shift t / (1 + (shift - 1) t) (SD3 §5.3.2), for large images and videos.
 
-The sampler keeps diffusers' contract (set_timesteps, timesteps, step), but its timesteps
-are the floats t in (0, 1] themselves; diffusers' FlowMatchEulerDiscreteScheduler hands the
-network 1000 t instead.
+The time scale. The networks' sinusoidal time embeddings (`minisora.blocks.embeddings`) are
+built for the integer timesteps 0..999 of a T = 1000 schedule; fed t in [0, 1] itself, t = 0
+and t = 1 would get almost the same vector (cosine similarity 0.97 at 256 dimensions). So the
+network is handed FLOW_TIME_SCALE · t = 1000 t, as SD3 and diffusers' FlowMatchEulerDiscreteScheduler
+do: `flow_matching_loss` calls model(x_t, 1000 t) and `FlowMatchingSampler.timesteps` are 1000 t
+(its `sigmas` are the path times t themselves). Both take a `time_scale` argument, which must
+be the same in training and sampling (1.0 for a network that wants t in [0, 1]).
+
+Per-frame times t (B, F) and loss masks work as for the noise process (`minisora.diffusion.frames`).
 """
 
 from __future__ import annotations
@@ -29,35 +35,36 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
-from minisora.diffusion.losses import per_sample_squared_error
-from minisora.diffusion.process import expand_like, randn_like
+from minisora.diffusion.frames import check_timestep_shape, expand_like
+from minisora.diffusion.losses import check_reduction, masked_squared_error
+from minisora.diffusion.process import randn_like
+from minisora.diffusion.sampler import Sampler, check_num_inference_steps
 
 TIMESTEP_SAMPLINGS = ("uniform", "logit_normal")
+FLOW_TIME_SCALE = 1000.0  # the network sees 1000 t: the 0..1000 axis its time embedding is built for
 
 
-def check_flow_timesteps(timesteps: Tensor | float, batch_size: int, device: torch.device | None = None) -> Tensor:
-    """Validate flow times (a float, a 0-d tensor or shape (B,), all in [0, 1]) and return them as (B,)."""
+def check_flow_timesteps(timesteps: Tensor | float, like: Tensor | tuple[int, ...] | int,
+                         device: torch.device | None = None) -> Tensor:
+    """Flow times in [0, 1] for the batch `like` (x, its shape, or B): a scalar -> (B,); (B,) or (B, F) kept."""
     t = torch.as_tensor(timesteps, device=device)
     if not t.dtype.is_floating_point:
         raise ValueError(
             f"flow-matching timesteps are floats t in [0, 1], got dtype {t.dtype}; "
             "integer timesteps 0..T-1 belong to NoiseProcess"
         )
-    if t.ndim == 0:
-        t = t.expand(batch_size)
-    if t.shape != (batch_size,):
-        raise ValueError(f"timesteps must be a scalar or have shape (B,) = ({batch_size},), got {tuple(t.shape)}")
-    if bool(((t < 0) | (t > 1)).any()):
+    if t.numel() and bool(((t < 0) | (t > 1)).any()):
         raise ValueError(f"flow-matching timesteps must lie in [0, 1], got values in [{t.min():.3g}, {t.max():.3g}]")
-    return t
+    shape = (like,) if isinstance(like, int) else tuple(like.shape if isinstance(like, Tensor) else like)
+    return check_timestep_shape(t, shape)
 
 
 def flow_path(original_samples: Tensor, noise: Tensor, timesteps: Tensor | float) -> Tensor:
-    """x_t = (1 - t) x_0 + t ε: the straight path from data (t = 0) to noise (t = 1)."""
+    """x_t = (1 - t) x_0 + t ε: the straight path from data (t = 0) to noise (t = 1); t (B,) or (B, F)."""
     if original_samples.shape != noise.shape:
         raise ValueError(f"original_samples {tuple(original_samples.shape)} and noise {tuple(noise.shape)} differ")
-    t = check_flow_timesteps(timesteps, original_samples.shape[0], original_samples.device)
-    t = expand_like(t.to(original_samples.dtype), original_samples)  # (B, 1, ..., 1)
+    t = check_flow_timesteps(timesteps, original_samples, original_samples.device)
+    t = expand_like(t.to(original_samples.dtype), original_samples)  # (B, 1, ..., 1) or (B, F, 1, ..., 1)
     return (1 - t) * original_samples + t * noise
 
 
@@ -98,102 +105,92 @@ def flow_matching_loss(
     logit_std: float = 1.0,
     noise: Tensor | None = None,
     timesteps: Tensor | None = None,
+    loss_mask: Tensor | None = None,
+    time_scale: float = FLOW_TIME_SCALE,
     generator: torch.Generator | None = None,
     reduction: str = "mean",
     **cond,
 ) -> Tensor:
-    """The conditional flow-matching loss ‖v_θ(x_t, t) - (ε - x_0)‖² on clean x0 (B, ...).
+    """The conditional flow-matching loss ‖v_θ(x_t, time_scale · t) - (ε - x_0)‖² on clean x0 (B, ...).
 
-    `model(x_t, t, **cond)` gets float times t (B,) in [0, 1]. noise and timesteps are drawn
-    (from `generator`) unless given; reduction="none" returns the per-sample losses (B,).
+    timesteps are the path times t in [0, 1]: (B,), or per frame (B, F) for a video x0 (B, F, ...);
+    the model receives time_scale · t (1000 t, see the module docstring). noise and timesteps
+    are drawn (from `generator`, one t per sample) unless given. loss_mask (B,) or (B, F), 1
+    where a sample or frame counts, normalised as in `training_loss`; reduction="none" returns
+    the per-sample losses (B,).
     """
-    if reduction not in ("mean", "none"):
-        raise ValueError(f"unknown reduction {reduction!r}; choose one of ['mean', 'none']")
-    # 1. t (uniform or logit-normal) and ε ~ N(0, I), one t per sample.
-    batch = x0.shape[0]
+    check_reduction(reduction)
+    _check_time_scale(time_scale)
+    # 1. t (uniform or logit-normal, one per sample unless given per frame) and ε ~ N(0, I).
     if timesteps is None:
-        timesteps = sample_flow_timesteps(batch, timestep_sampling, logit_mean=logit_mean, logit_std=logit_std,
-                                          generator=generator, device=x0.device)
-    timesteps = check_flow_timesteps(timesteps, batch, x0.device).to(x0.dtype)  # (B,)
+        timesteps = sample_flow_timesteps(x0.shape[0], timestep_sampling, logit_mean=logit_mean,
+                                          logit_std=logit_std, generator=generator, device=x0.device)
+    timesteps = check_flow_timesteps(timesteps, x0, x0.device).to(x0.dtype)  # (B,) or (B, F)
     if noise is None:
         noise = randn_like(x0, generator)
     # 2. A point on the straight path and the path's velocity there.
     x_t = flow_path(x0, noise, timesteps)
     target = flow_target(x0, noise)
-    # 3. The squared error, averaged over everything but the batch.
-    per_sample = per_sample_squared_error(model(x_t, timesteps, **cond), target, "a velocity network")  # (B,)
-    return per_sample.mean() if reduction == "mean" else per_sample
+    # 3. The squared error, averaged over everything but the batch, over what the mask counts.
+    return masked_squared_error(model(x_t, time_scale * timesteps, **cond), target, "a velocity network",
+                                loss_mask=loss_mask, reduction=reduction)
 
 
-class FlowMatchingSampler:
-    """Euler integration of dx/dt = v_θ(x, t) from t = 1 (noise) to t = 0 (data), diffusers' contract."""
+class FlowMatchingSampler(Sampler):
+    """Euler integration of dx/dt = v_θ(x, t) from t = 1 (noise) to t = 0 (data), diffusers' contract.
 
-    def __init__(self, *, shift: float = 1.0) -> None:
+    `sigmas` (n + 1,) are the path times t, descending to exactly 0; `timesteps` (n,) are what
+    the network is given and what `step` takes: time_scale · t, in float32 as diffusers stores them.
+    """
+
+    integer_timesteps = False
+    final_timestep = 0.0
+
+    def __init__(self, *, shift: float = 1.0, time_scale: float = FLOW_TIME_SCALE) -> None:
         if not shift > 0:
             raise ValueError(f"shift must be positive (1.0: no shift; SD3 uses 3.0 at 1024²), got {shift!r}")
+        _check_time_scale(time_scale)
+        super().__init__()
         self.shift = shift
-        self.timesteps: Tensor | None = None  # (n,) float, descending in (0, 1]; set by set_timesteps
-        self.num_inference_steps: int | None = None
+        self.time_scale = float(time_scale)
+        self.sigmas: Tensor | None = None  # (n + 1,) float: the path times, then 0
 
-    def set_timesteps(
-        self,
-        num_inference_steps: int | None = None,
-        *,
-        timesteps: list[float] | Tensor | None = None,
-        device: torch.device | str | None = None,
-    ) -> None:
-        """n evenly spaced times 1, 1 - 1/n, ..., 1/n (then shifted), or an explicit descending list in (0, 1]."""
-        if (num_inference_steps is None) == (timesteps is None):
-            raise ValueError("pass exactly one of num_inference_steps or timesteps (an explicit descending list)")
-        if timesteps is None:
-            n = num_inference_steps
-            if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-                raise ValueError(f"num_inference_steps must be a positive int, got {n!r}")
-            grid = torch.linspace(1, 0, n + 1, dtype=torch.float64)[:-1]  # (n,)
-            grid = self.shift * grid / (1 + (self.shift - 1) * grid)  # SD3 §5.3.2; identity for shift = 1
-        else:
-            grid = torch.as_tensor(timesteps, dtype=torch.float64)
-            if grid.ndim != 1 or len(grid) == 0:
-                raise ValueError(f"timesteps must be a non-empty 1-D list of floats, got {timesteps!r}")
-            if bool((grid[1:] >= grid[:-1]).any()) or float(grid[0]) > 1 or float(grid[-1]) <= 0:
-                raise ValueError(f"timesteps must be strictly descending in (0, 1], got {grid.tolist()}")
-        self.timesteps = grid.float().to(device)  # (n,) what the network sees
-        self.num_inference_steps = len(grid)
-        # Steps run between the float32 values the network sees, down to exactly 0.
-        self._grid = [float(t) for t in grid.float()] + [0.0]
+    def _spaced(self, num_inference_steps: int) -> Tensor:
+        """n evenly spaced path times 1, 1 - 1/n, ..., 1/n, shifted (SD3 §5.3.2), times time_scale."""
+        n = check_num_inference_steps(num_inference_steps)
+        grid = torch.linspace(1, 0, n + 1, dtype=torch.float64)[:-1]  # (n,)
+        grid = self.shift * grid / (1 + (self.shift - 1) * grid)  # identity for shift = 1
+        return grid * self.time_scale
 
-    def _index(self, timestep: float | Tensor) -> int:
-        if self.timesteps is None:
-            raise ValueError("call set_timesteps(num_inference_steps) before step")
-        if isinstance(timestep, Tensor) and timestep.numel() != 1:
-            raise ValueError(f"step takes one time t for the whole batch, got shape {tuple(timestep.shape)}")
-        t = float(timestep)
-        distances = [abs(t - s) for s in self._grid[:-1]]
-        i = min(range(len(distances)), key=distances.__getitem__)
-        if distances[i] > 1e-6:
+    def _check_range(self, steps: Tensor) -> None:
+        if float(steps[0]) > self.time_scale or float(steps[-1]) <= 0:
             raise ValueError(
-                f"timestep {t:.4g} is not in sampler.timesteps ({self._grid[0]:.4g}, ..., {self._grid[-2]:.4g}); "
-                "call set_timesteps and step through the values of sampler.timesteps"
+                f"timesteps must lie in (0, {self.time_scale:g}], i.e. time_scale · t for path times t in (0, 1]; "
+                f"got {steps.tolist()}"
             )
-        return i
 
-    def previous_timestep(self, timestep: float | Tensor) -> float:
-        """The time visited after `timestep`: the next in `timesteps`, or 0.0 (the data) after the last."""
-        return self._grid[self._index(timestep) + 1]
+    def _use(self, steps: Tensor, device: torch.device | str | None = None) -> None:
+        # The path times in float32 (as diffusers keeps its sigmas); the network sees time_scale times them.
+        sigmas = (steps.double() / self.time_scale).float()  # (n,)
+        super()._use(sigmas * self.time_scale, device)
+        self.sigmas = torch.cat([sigmas, sigmas.new_zeros(1)]).to(device)  # (n + 1,)
+        self._sigmas = [float(s) for s in sigmas] + [0.0]  # steps run between these, down to exactly 0
 
     def predict_original_sample(self, model_output: Tensor, timestep: float | Tensor, sample: Tensor) -> Tensor:
         """x̂_0 = x_t - t v̂: follow the straight line to t = 0 in one go."""
-        return sample - self._grid[self._index(timestep)] * model_output
+        return sample - self._sigmas[self.step_index(timestep)] * model_output
 
-    def step(
-        self,
-        model_output: Tensor,
-        timestep: float | Tensor,
-        sample: Tensor,
-        generator: torch.Generator | None = None,
-    ) -> Tensor:
+    def step(self, model_output: Tensor, timestep: float | Tensor, sample: Tensor,
+             generator: torch.Generator | None = None) -> Tensor:
         """One Euler step x_t -> x_{t_next} = x_t + (t_next - t) v̂ (generator unused: the ODE is deterministic)."""
-        if model_output.shape != sample.shape:
-            raise ValueError(f"model_output {tuple(model_output.shape)} and sample {tuple(sample.shape)} differ")
-        i = self._index(timestep)
-        return sample + (self._grid[i + 1] - self._grid[i]) * model_output
+        self._check_inputs(model_output, sample)
+        i = self.step_index(timestep)
+        return sample + (self._sigmas[i + 1] - self._sigmas[i]) * model_output
+
+
+def _check_time_scale(time_scale: float) -> None:
+    if isinstance(time_scale, bool) or not isinstance(time_scale, (int, float)) or not time_scale > 0:
+        raise ValueError(
+            f"time_scale must be a positive number (FLOW_TIME_SCALE = {FLOW_TIME_SCALE:g}: the network sees 1000 t; "
+            f"1.0: t itself), got {time_scale!r}"
+        )

@@ -16,6 +16,14 @@ and ‖v - v̂‖² = (SNR + 1) ‖x_0 - x̂_0‖², the weight on the network's
     "v_prediction":  min(SNR, γ) / (SNR + 1)
 
 Hang et al. recommend γ = 5.
+
+Video batches (B, F, C, H, W) may carry one timestep per frame, t (B, F), and a loss mask
+(B,) or (B, F) (1 = counts): frames given as conditioning (Open-Sora's `x_mask`, see
+`minisora.diffusion.frames.condition_frames`) get t = 0 and mask 0, and contribute nothing.
+With a mask the mean runs over what counts: each frame's mean squared error, weighted by its
+mask value, summed and divided by the sum of the mask — over the batch for reduction="mean"
+(every counted frame weighs the same), over each sample's frames for reduction="none" (0 for
+a sample with nothing counted). Without a mask it is the plain mean, as before.
 """
 
 from __future__ import annotations
@@ -25,6 +33,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
+from minisora.diffusion.frames import check_loss_mask, expand_like
 from minisora.diffusion.process import NoiseProcess, check_prediction_type, randn_like
 
 REDUCTIONS = ("mean", "none")
@@ -44,14 +53,50 @@ def min_snr_weights(snr: Tensor, prediction_type: str = "epsilon", gamma: float 
     return clipped / (snr + 1)
 
 
-def per_sample_squared_error(model_output: Tensor, target: Tensor, network: str) -> Tensor:
-    """(B,) mean squared error of each sample; the network must return its input's shape."""
+def check_reduction(reduction: str) -> None:
+    """Raise a ValueError unless reduction is one of REDUCTIONS."""
+    if reduction not in REDUCTIONS:
+        raise ValueError(f"unknown reduction {reduction!r}; choose one of {list(REDUCTIONS)}")
+
+
+def masked_squared_error(
+    model_output: Tensor,
+    target: Tensor,
+    network: str,
+    *,
+    weights: Tensor | None = None,
+    loss_mask: Tensor | None = None,
+    reduction: str = "mean",
+) -> Tensor:
+    """The mean squared error, weighted per sample or frame and masked (see the module docstring). () or (B,)
+
+    weights and loss_mask: (B,) per sample or (B, F) per frame of a video target (B, F, ...).
+    """
+    check_reduction(reduction)
     if model_output.shape != target.shape:
         raise ValueError(
             f"model returned shape {tuple(model_output.shape)} for x_t of shape {tuple(target.shape)}; "
             f"{network} must return the shape of its input"
         )
-    return (model_output - target).pow(2).reshape(len(target), -1).mean(dim=1)  # (B,)
+    if loss_mask is not None:
+        loss_mask = check_loss_mask(loss_mask, tuple(target.shape))
+    # 1. The squared error of each sample (B,), or of each frame (B, F) when weights or mask are per frame.
+    per_frame = any(v is not None and v.ndim == 2 for v in (weights, loss_mask))
+    lead = target.shape[: 2 if per_frame else 1]
+    errors = (model_output - target).pow(2).reshape(*lead, -1).mean(dim=-1)  # (B,) or (B, F)
+    if weights is not None:
+        errors = errors * expand_like(weights.to(dtype=errors.dtype).to(errors.device), errors)
+    # 2. Without a mask: the plain mean (per sample for "none").
+    if loss_mask is None:
+        per_sample = errors.mean(dim=1) if per_frame else errors  # (B,)
+        return per_sample.mean() if reduction == "mean" else per_sample
+    # 3. With a mask: Σ mask · error / Σ mask, over each sample's frames ("none") or the whole batch ("mean").
+    mask = expand_like(loss_mask.to(dtype=errors.dtype).to(errors.device), errors).expand_as(errors)
+    total = (mask * errors).reshape(len(errors), -1).sum(dim=1)  # (B,)
+    counted = mask.reshape(len(errors), -1).sum(dim=1)  # (B,)
+    if reduction == "none":
+        return torch.where(counted > 0, total / counted.clamp(min=torch.finfo(counted.dtype).tiny), 0.0)
+    return total.sum() / counted.sum().clamp(min=torch.finfo(counted.dtype).tiny)  # 0 if nothing counts
 
 
 def training_loss(
@@ -63,33 +108,34 @@ def training_loss(
     min_snr_gamma: float | None = None,
     noise: Tensor | None = None,
     timesteps: Tensor | None = None,
+    loss_mask: Tensor | None = None,
     generator: torch.Generator | None = None,
     reduction: str = "mean",
     **cond,
 ) -> Tensor:
     """Algorithm 1's loss on a batch of clean x0 (B, ...); `model(x_t, t, **cond)` is any callable.
 
-    noise and timesteps are drawn (from `generator`) unless given. reduction="none" returns the
-    per-sample losses (B,), e.g. to plot the loss against t.
+    noise and timesteps are drawn (from `generator`, one t per sample) unless given; timesteps
+    may be (B,) or, for a video x0 (B, F, ...), per frame (B, F), and the model then receives
+    them as given. loss_mask (B,) or (B, F), bool or float in [0, 1]: 1 where a sample or frame
+    counts (normalisation: see the module docstring). reduction="none" returns the per-sample
+    losses (B,), e.g. to plot the loss against t.
     """
     check_prediction_type(prediction_type)
-    if reduction not in REDUCTIONS:
-        raise ValueError(f"unknown reduction {reduction!r}; choose one of {list(REDUCTIONS)}")
-    # 1. t ~ Uniform{0..T-1} and ε ~ N(0, I), one t per sample.
-    batch = x0.shape[0]
+    check_reduction(reduction)
+    # 1. t ~ Uniform{0..T-1} (one per sample, unless given per frame) and ε ~ N(0, I).
     if timesteps is None:
-        timesteps = process.sample_timesteps(batch, generator=generator, device=x0.device)
-    timesteps = process.check_timesteps(timesteps, batch).to(x0.device)  # (B,)
+        timesteps = process.sample_timesteps(x0.shape[0], generator=generator, device=x0.device)
+    timesteps = process.check_timesteps(timesteps, x0).to(x0.device)  # (B,) or (B, F)
     if noise is None:
         noise = randn_like(x0, generator)
-    # 2. x_t = √ᾱ_t x_0 + √(1-ᾱ_t) ε, and what the network should say about it.
+    # 2. x_t = √ᾱ_t x_0 + √(1-ᾱ_t) ε, each frame at its own t, and what the network should say about it.
     x_t = process.add_noise(x0, noise, timesteps)
     target = process.target(x0, noise, timesteps, prediction_type)
-    # 3. The squared error, averaged over everything but the batch.
-    per_sample = per_sample_squared_error(model(x_t, timesteps, **cond), target, "a denoiser")  # (B,)
-    # 4. Optionally reweight by min-SNR-γ, the weight that belongs to this prediction type.
+    # 3. Optionally min-SNR-γ weights, the ones that belong to this prediction type (per sample or frame).
+    weights = None
     if min_snr_gamma is not None:
-        snr = process.schedule.snr[timesteps.cpu()]
-        weights = min_snr_weights(snr, prediction_type, min_snr_gamma)
-        per_sample = per_sample * weights.to(dtype=per_sample.dtype).to(per_sample.device)
-    return per_sample.mean() if reduction == "mean" else per_sample
+        weights = min_snr_weights(process.schedule.snr[timesteps.cpu()], prediction_type, min_snr_gamma)
+    # 4. The squared error, averaged over everything but the batch, over what the mask counts.
+    return masked_squared_error(model(x_t, timesteps, **cond), target, "a denoiser", weights=weights,
+                                loss_mask=loss_mask, reduction=reduction)

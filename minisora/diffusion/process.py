@@ -17,8 +17,13 @@ The posterior of one step back, between any two timesteps s < t (s = t - 1 in th
     μ̃ = √ᾱ_s β_{t|s}/(1 - ᾱ_t) x_0 + √α_{t|s} (1 - ᾱ_s)/(1 - ᾱ_t) x_t       (eq. 7)
     β̃ = (1 - ᾱ_s)/(1 - ᾱ_t) β_{t|s}                                         (eq. 7)
 
+`posterior_coefficients` is the one place these three numbers are written; the process, DDPM's
+and DDIM's samplers all take them from it.
+
 Nothing here assumes a tensor rank: per-sample scalars (B,) are broadcast to (B, 1, ..., 1)
 by `expand_like`, so images (B, C, H, W), videos (B, F, C, H, W) and points (B, 2) all work.
+A video may also have one timestep per frame, t of shape (B, F), broadcast as (B, F, 1, 1, 1):
+see `minisora.diffusion.frames`.
 """
 
 from __future__ import annotations
@@ -26,18 +31,14 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from minisora.diffusion.frames import check_timestep_shape, expand_like
 from minisora.diffusion.schedules import NoiseSchedule, make_schedule
 
 PREDICTION_TYPES = ("epsilon", "sample", "v_prediction")
 
 
-def expand_like(values: Tensor, like: Tensor) -> Tensor:
-    """Reshape per-sample scalars (B,) to (B, 1, ..., 1) so they broadcast against `like`."""
-    return values.reshape(values.shape[0], *([1] * (like.ndim - 1)))
-
-
 def extract(values: Tensor, timesteps: Tensor, like: Tensor) -> Tensor:
-    """values[t] for each sample, cast to like's dtype and device, shaped (B, 1, ..., 1)."""
+    """values[t] for each sample (or frame), cast to like's dtype and device, shaped (B, [F,] 1, ..., 1)."""
     # Cast on the CPU first: float64 schedules cannot be moved to devices without float64 (MPS).
     values = values.to(dtype=like.dtype).to(like.device)
     return expand_like(values[timesteps.to(like.device)], like)
@@ -106,6 +107,24 @@ def convert_prediction(model_output: Tensor, sample: Tensor, alpha_bar: Tensor |
     return prediction_target(x0, eps, alpha_bar, to_type)
 
 
+def posterior_coefficients(alpha_bar_t: Tensor | float, alpha_bar_s: Tensor | float) -> tuple:
+    """(c_0, c_t, β̃) of q(x_s | x_t, x_0) = N(c_0 x_0 + c_t x_t, β̃ I) (eq. 7), for floats or tensors of ᾱ_t, ᾱ_s.
+
+    ᾱ_s = 1 (s = -1, "after the last step") gives (1, 0, 0): the clean x_0 itself.
+    """
+    bad = (alpha_bar_t < 0) | (alpha_bar_t >= alpha_bar_s) | (alpha_bar_s > 1)
+    if bool(bad.any() if isinstance(bad, Tensor) else bad):
+        raise ValueError(
+            "need 0 <= alpha_bar_t < alpha_bar_s <= 1 (s is an earlier, less noisy step than t; "
+            f"ᾱ_s = 1 is the clean data), got alpha_bar_t={alpha_bar_t}, alpha_bar_s={alpha_bar_s}"
+        )
+    alpha_ts = alpha_bar_t / alpha_bar_s  # α_{t|s}, = α_t when s = t - 1
+    coef_x0 = alpha_bar_s**0.5 * (1 - alpha_ts) / (1 - alpha_bar_t)
+    coef_xt = alpha_ts**0.5 * (1 - alpha_bar_s) / (1 - alpha_bar_t)
+    variance = (1 - alpha_bar_s) / (1 - alpha_bar_t) * (1 - alpha_ts)  # β̃ = (1 - ᾱ_s)/(1 - ᾱ_t) β_{t|s}
+    return coef_x0, coef_xt, variance
+
+
 class NoiseProcess:
     """The forward process q(x_t | x_0) of a schedule: add_noise, targets, the posterior q(x_s | x_t, x_0)."""
 
@@ -117,28 +136,14 @@ class NoiseProcess:
         """T: valid timesteps are the integers 0..T-1."""
         return self.schedule.num_timesteps
 
-    def check_timesteps(self, timesteps: Tensor | int, batch_size: int) -> Tensor:
-        """Validate integer timesteps (an int, a 0-d tensor or shape (B,)) and return them as (B,) long."""
-        t = torch.as_tensor(timesteps)
-        if t.dtype.is_floating_point or t.dtype == torch.bool or t.is_complex():
-            raise ValueError(
-                f"timesteps must be integers in [0, {self.num_train_timesteps - 1}], got dtype {t.dtype}; "
-                "use torch.randint or .long() (float times in [0, 1] belong to flow matching)"
-            )
-        if t.ndim == 0:
-            t = t.expand(batch_size)
-        if t.shape != (batch_size,):
-            raise ValueError(
-                f"timesteps must be a scalar or have shape (B,) = ({batch_size},), one per sample; "
-                f"got shape {tuple(t.shape)}"
-            )
-        low, high = int(t.min()), int(t.max())
-        if low < 0 or high >= self.num_train_timesteps:
-            raise ValueError(
-                f"timesteps must lie in [0, {self.num_train_timesteps - 1}] for a schedule of "
-                f"T={self.num_train_timesteps} steps; got values in [{low}, {high}]"
-            )
-        return t.long()
+    def check_timesteps(self, timesteps: Tensor | int, like: Tensor | tuple[int, ...] | int) -> Tensor:
+        """Integer timesteps for the batch `like` (x, its shape, or just B), as long: (B,), or (B, F) for a video.
+
+        A scalar is repeated to (B,); (B, F), one per frame, needs x of shape (B, F, ...).
+        """
+        shape = (like,) if isinstance(like, int) else tuple(like.shape if isinstance(like, Tensor) else like)
+        t = self._check_integers(torch.as_tensor(timesteps), "timesteps")
+        return check_timestep_shape(t, shape).long()
 
     def sample_timesteps(self, batch_size: int, generator: torch.Generator | None = None,
                          device: torch.device | str | None = None) -> Tensor:
@@ -148,14 +153,13 @@ class NoiseProcess:
         return t.to(device) if device is not None else t
 
     def alpha_bar(self, timesteps: Tensor | int, like: Tensor) -> Tensor:
-        """ᾱ_t per sample, (B, 1, ..., 1) in like's dtype and device."""
-        t = self.check_timesteps(timesteps, like.shape[0])
-        return extract(self.schedule.alphas_cumprod, t, like)
+        """ᾱ_t per sample, (B, 1, ..., 1), or per frame, (B, F, 1, ..., 1), in like's dtype and device."""
+        return extract(self.schedule.alphas_cumprod, self.check_timesteps(timesteps, like), like)
 
     def add_noise(self, original_samples: Tensor, noise: Tensor, timesteps: Tensor | int) -> Tensor:
-        """x_t = √ᾱ_t x_0 + √(1 - ᾱ_t) ε (Ho et al. eq. 4); diffusers' name and argument order."""
+        """x_t = √ᾱ_t x_0 + √(1 - ᾱ_t) ε (Ho et al. eq. 4); diffusers' name and argument order. t: (B,) or (B, F)."""
         _check_same_shape(original_samples, noise, "original_samples", "noise")
-        a = self.alpha_bar(timesteps, original_samples)  # (B, 1, ..., 1)
+        a = self.alpha_bar(timesteps, original_samples)  # (B, 1, ..., 1) or (B, F, 1, ..., 1)
         return a**0.5 * original_samples + (1 - a) ** 0.5 * noise
 
     def get_velocity(self, sample: Tensor, noise: Tensor, timesteps: Tensor | int) -> Tensor:
@@ -173,40 +177,48 @@ class NoiseProcess:
 
     def posterior_mean_coefficients(self, timesteps: Tensor | int,
                                     prev_timesteps: Tensor | int | None = None) -> tuple[Tensor, Tensor]:
-        """(c_0, c_t) with μ̃ = c_0 x_0 + c_t x_t (eq. 7), float64 (B,); prev defaults to t - 1 (-1 = clean)."""
-        alpha_bar_t, alpha_bar_s = self._alpha_bars(timesteps, prev_timesteps)
-        alpha_ts = alpha_bar_t / alpha_bar_s  # α_{t|s}, = α_t when s = t - 1
-        coef_x0 = alpha_bar_s**0.5 * (1 - alpha_ts) / (1 - alpha_bar_t)
-        coef_xt = alpha_ts**0.5 * (1 - alpha_bar_s) / (1 - alpha_bar_t)
+        """(c_0, c_t) with μ̃ = c_0 x_0 + c_t x_t (eq. 7), float64 shaped like t ((1,) for a scalar); prev: t - 1."""
+        coef_x0, coef_xt, _ = posterior_coefficients(*self._alpha_bars(timesteps, prev_timesteps))
         return coef_x0, coef_xt
 
     def posterior_variance(self, timesteps: Tensor | int, prev_timesteps: Tensor | int | None = None) -> Tensor:
-        """β̃ = (1 - ᾱ_s)/(1 - ᾱ_t) · β_{t|s} (eq. 7; β̃_t with β_t when s = t - 1), float64 (B,)."""
-        alpha_bar_t, alpha_bar_s = self._alpha_bars(timesteps, prev_timesteps)
-        return (1 - alpha_bar_s) / (1 - alpha_bar_t) * (1 - alpha_bar_t / alpha_bar_s)
+        """β̃ = (1 - ᾱ_s)/(1 - ᾱ_t) · β_{t|s} (eq. 7; β̃_t with β_t when s = t - 1), float64 shaped like t."""
+        return posterior_coefficients(*self._alpha_bars(timesteps, prev_timesteps))[2]
 
     def posterior_mean_variance(self, original_samples: Tensor, sample: Tensor, timesteps: Tensor | int,
                                 prev_timesteps: Tensor | int | None = None) -> tuple[Tensor, Tensor]:
-        """Mean (shaped like x_t) and variance (B, 1, ..., 1) of q(x_s | x_t = sample, x_0 = original_samples)."""
+        """Mean (shaped like x_t) and variance ((B, [F,] 1, ..., 1)) of
+        q(x_s | x_t = sample, x_0 = original_samples)."""
         _check_same_shape(original_samples, sample, "original_samples", "sample")
-        self.check_timesteps(timesteps, sample.shape[0])
-        coef_x0, coef_xt = self.posterior_mean_coefficients(timesteps, prev_timesteps)
-        variance = self.posterior_variance(timesteps, prev_timesteps)
-        b = sample.shape[0]
-        # (B,) float64 on the CPU -> (B, 1, ..., 1) in the sample's dtype, then its device (see `extract`).
+        t = self.check_timesteps(timesteps, sample).cpu()  # (B,) or (B, F)
+        # float64 on the CPU -> the sample's dtype, then its device (see `extract`), shaped to broadcast.
         coef_x0, coef_xt, variance = (
-            expand_like(c.expand(b).to(dtype=sample.dtype).to(sample.device), sample)
-            for c in (coef_x0, coef_xt, variance)
+            expand_like(c.to(dtype=sample.dtype).to(sample.device), sample)
+            for c in posterior_coefficients(*self._alpha_bars(t, prev_timesteps))
         )
         return coef_x0 * original_samples + coef_xt * sample, variance
 
+    def _check_integers(self, t: Tensor, name: str) -> Tensor:
+        """Integer timesteps in [0, T-1], any shape, or a ValueError naming `name`."""
+        if t.dtype.is_floating_point or t.dtype == torch.bool or t.is_complex():
+            raise ValueError(
+                f"{name} must be integers in [0, {self.num_train_timesteps - 1}], got dtype {t.dtype}; "
+                "use torch.randint or .long() (float times in [0, 1] belong to flow matching)"
+            )
+        if t.numel() and (int(t.min()) < 0 or int(t.max()) >= self.num_train_timesteps):
+            raise ValueError(
+                f"{name} must lie in [0, {self.num_train_timesteps - 1}] for a schedule of "
+                f"T={self.num_train_timesteps} steps; got values in [{int(t.min())}, {int(t.max())}]"
+            )
+        return t
+
     def _alpha_bars(self, timesteps: Tensor | int, prev_timesteps: Tensor | int | None) -> tuple[Tensor, Tensor]:
-        """ᾱ_t and ᾱ_s (1 where s = -1) in float64, (B,) or (1,) for a scalar t."""
-        t = torch.as_tensor(timesteps).reshape(-1)  # (B,)
-        t = self.check_timesteps(t, len(t)).cpu()
-        s = t - 1 if prev_timesteps is None else torch.as_tensor(prev_timesteps).reshape(-1).cpu()
-        if len(s) == 1:
-            s = s.expand(len(t))  # one s for every t
+        """ᾱ_t and ᾱ_s (1 where s = -1) in float64, shaped like t ((1,) for a scalar t)."""
+        t = self._check_integers(torch.as_tensor(timesteps).cpu(), "timesteps")
+        t = t.reshape(1) if t.ndim == 0 else t  # (B,) or (B, F)
+        s = t - 1 if prev_timesteps is None else torch.as_tensor(prev_timesteps).cpu()
+        if s.numel() == 1:
+            s = s.reshape(()).expand(t.shape)  # one s for every t
         if s.dtype.is_floating_point or s.shape != t.shape:
             raise ValueError(
                 f"prev_timesteps must be integers shaped like timesteps {tuple(t.shape)}, "

@@ -37,29 +37,28 @@ COSINE_MAX_BETA = 0.999  # their clip, so the last steps do not divide by ᾱ �
 
 def linear_betas(num_timesteps: int, beta_start: float = 1e-4, beta_end: float = 0.02) -> Tensor:
     """Ho et al. 2020's linear β for T = 1000, both ends scaled by 1000/T for other T."""
-    _check_num_timesteps(num_timesteps)
-    scale = 1000 / num_timesteps
-    start, end = scale * beta_start, scale * beta_end
-    if end >= 1:
-        raise ValueError(
-            f"the linear schedule with num_timesteps={num_timesteps} would need β_T = {end:.3g} >= 1 "
-            f"(β_end is scaled by 1000/T); use num_timesteps >= {math.floor(1000 * beta_end) + 1} "
-            "or the 'cosine' schedule"
-        )
+    start, end = _scaled_ends("linear", num_timesteps, beta_start, beta_end)
     return torch.linspace(start, end, num_timesteps, dtype=torch.float64)  # (T,)
 
 
 def scaled_linear_betas(num_timesteps: int, beta_start: float = 0.00085, beta_end: float = 0.012) -> Tensor:
     """Latent diffusion's schedule: √β linear between √beta_start and √beta_end (scaled by 1000/T)."""
+    start, end = _scaled_ends("scaled_linear", num_timesteps, beta_start, beta_end)
+    return torch.linspace(start**0.5, end**0.5, num_timesteps, dtype=torch.float64) ** 2  # (T,)
+
+
+def _scaled_ends(name: str, num_timesteps: int, beta_start: float, beta_end: float) -> tuple[float, float]:
+    """β_start and β_end of a T = 1000 recipe scaled by 1000/T (Nichol & Dhariwal), checked to stay below 1."""
     _check_num_timesteps(num_timesteps)
     scale = 1000 / num_timesteps
     start, end = scale * beta_start, scale * beta_end
     if end >= 1:
         raise ValueError(
-            f"the scaled_linear schedule with num_timesteps={num_timesteps} would need β_T = {end:.3g} >= 1; "
-            f"use num_timesteps >= {math.floor(1000 * beta_end) + 1} or the 'cosine' schedule"
+            f"the {name} schedule with num_timesteps={num_timesteps} would need β_T = {end:.3g} >= 1 "
+            f"(β_end is scaled by 1000/T); use num_timesteps >= {math.floor(1000 * beta_end) + 1} "
+            "or the 'cosine' schedule"
         )
-    return torch.linspace(start**0.5, end**0.5, num_timesteps, dtype=torch.float64) ** 2  # (T,)
+    return start, end
 
 
 def cosine_betas(num_timesteps: int, s: float = COSINE_OFFSET, max_beta: float = COSINE_MAX_BETA) -> Tensor:

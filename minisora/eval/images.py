@@ -24,8 +24,10 @@ def see_image(image: torch.Tensor | np.ndarray) -> dict[str, dict[str, str | Non
     """What the judge sees in one image (3, H, W) in [0, 1]: colour -> {shape, size} of each object."""
     if image.ndim != 3:
         raise ValueError(f"expected one image (3, H, W), got shape {tuple(image.shape)}; for a batch use score_images")
-    still = image[None].repeat(MIN_FRAMES, 1, 1, 1) if isinstance(image, torch.Tensor) else np.repeat(image[None], MIN_FRAMES, 0)
-    return {color: {"shape": seen["shape"], "size": seen["size"]} for color, seen in seen_objects(measure(still)).items()}
+    still = (image[None].repeat(MIN_FRAMES, 1, 1, 1) if isinstance(image, torch.Tensor)
+             else np.repeat(image[None], MIN_FRAMES, 0))
+    return {color: {"shape": seen["shape"], "size": seen["size"]}
+            for color, seen in seen_objects(measure(still)).items()}
 
 
 def judge_image(
@@ -69,7 +71,8 @@ def score_images(
 
 
 def image_census(images: torch.Tensor | np.ndarray) -> Counter[tuple[str, str]]:
-    """How often each (colour, shape) is seen in a batch of one-object images; ("none", "none") for empty or crowded ones."""
+    """How often each (colour, shape) is seen in a batch of one-object images; ("none", "none") for empty
+    or crowded ones."""
     census: Counter[tuple[str, str]] = Counter()
     for image in images:
         seen = see_image(image)

@@ -8,12 +8,14 @@ and knows nothing of β, ᾱ or samplers; `minisora.diffusion` drives it as a ca
     vivit              ViViT's four space-time variants, frame patches or tubelets (lesson 05)
     loading            load_model: a network back from a checkpoint (config + weights)
     dit                the Diffusion Transformer: adaLN-Zero, in-context or cross-attention conditioning (lesson 06)
+    video_vae          a causal 3-D conv VAE compressing space and time, inflated from the image VAE (lesson 07)
 """
 
 from minisora.models.dit import CONDITIONINGS, DIT_PRESETS, DiT, DiTConfig, published_parameter_count
 from minisora.models.loading import load_model
 from minisora.models.unet import UNET_PRESETS, UNet, UNetConfig
 from minisora.models.vae import VAE, VAE_PRESETS, DiagonalGaussian, VAEConfig, vae_loss
+from minisora.models.video_vae import VIDEO_VAE_PRESETS, CausalVideoVAE, VideoVAEConfig, inflate_vae
 from minisora.models.vit import ViT, ViTConfig
 from minisora.models.vivit import VARIANTS, ViViT, ViViTConfig, inflate_patch_weights
 
@@ -21,4 +23,5 @@ __all__ = [
     "CONDITIONINGS", "DIT_PRESETS", "DiT", "DiTConfig", "published_parameter_count", "load_model",
     "UNET_PRESETS", "VAE", "VAE_PRESETS", "VARIANTS", "DiagonalGaussian", "UNet", "UNetConfig", "VAEConfig", "ViT",
     "ViTConfig", "ViViT", "ViViTConfig", "inflate_patch_weights", "vae_loss",
+    "VIDEO_VAE_PRESETS", "CausalVideoVAE", "VideoVAEConfig", "inflate_vae",
 ]

@@ -44,7 +44,8 @@ def to_diffusers_name(name: str) -> str:
 def to_diffusers_state_dict(state_dict: dict[str, Tensor]) -> dict[str, Tensor]:
     """Our U-Net's state dict with diffusers' names (same tensors)."""
     if any(name.startswith("label_embed.") for name in state_dict):
-        raise ValueError("diffusers' UNet2DModel has one class table, ours one per attribute: export an unconditional U-Net")
+        raise ValueError("diffusers' UNet2DModel has one class table, ours one per attribute: "
+                         "export an unconditional U-Net")
     return {to_diffusers_name(name): value for name, value in state_dict.items()}
 
 

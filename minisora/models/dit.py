@@ -61,7 +61,8 @@ class DiTConfig:
         if self.conditioning not in CONDITIONINGS:
             raise ValueError(f"unknown conditioning {self.conditioning!r}; choose one of {CONDITIONINGS}")
         if self.dim % self.num_heads:
-            raise ValueError(f"dim={self.dim} is not divisible by num_heads={self.num_heads}; pick heads that divide it")
+            raise ValueError(f"dim={self.dim} is not divisible by num_heads={self.num_heads}; "
+                             "pick heads that divide it")
         if self.dim % 4:
             raise ValueError(f"dim={self.dim} must be divisible by 4 for the 2-D sin-cos positions")
         check_divisible(self.input_size[0], self.patch_size, "height", "the patch size")
@@ -119,7 +120,7 @@ class CrossAttentionBlock(nn.Module):
     def forward(self, x: Tensor, context: Tensor, context_mask: Tensor | None = None) -> Tensor:
         """x (B, L, D); context (B, S, context_dim); context_mask (B, S), True = attend."""
         x = x + self.attn(self.norm1(x))
-        x = x + self.cross(self.norm_cross(x), context=context, mask=context_mask)
+        x = x + self.cross(self.norm_cross(x), context, key_padding_mask=context_mask)
         return x + self.mlp(self.norm2(x))
 
 
@@ -167,11 +168,13 @@ class DiT(nn.Module):
 
     def initialize_weights(self) -> None:
         """DiT's initialization (its `initialize_weights`), with the reason for each group."""
-        # Transformer layers: Xavier-uniform weights and zero biases, as ViT and DiT do.
+        # Transformer layers: Xavier-uniform weights and zero biases, as ViT and DiT do
+        # (some Linears have no bias: Attention(bias=False), as many LLMs build it).
         for module in self.modules():
             if isinstance(module, nn.Linear):
                 nn.init.xavier_uniform_(module.weight)
-                nn.init.zeros_(module.bias)
+                if module.bias is not None:
+                    nn.init.zeros_(module.bias)
         # The timestep MLP and the label tables: small normal weights, as DiT does (std 0.02).
         for layer in self.time_embed.mlp:
             if isinstance(layer, nn.Linear):
@@ -197,7 +200,8 @@ class DiT(nn.Module):
         t_emb = self.time_embed(broadcast_timesteps(t, batch_size, self.patch_embed.weight.device))  # (B, D)
         if self.label_embed is None:
             if labels is not None:
-                raise ValueError("this DiT has no label embedding; build it with num_classes=(...) to condition on labels")
+                raise ValueError("this DiT has no label embedding; "
+                                 "build it with num_classes=(...) to condition on labels")
             return t_emb, None
         return t_emb, self.label_embed.embed_or_null(labels, batch_size, t_emb.device)  # (B, D), (B, D)
 

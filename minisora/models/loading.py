@@ -11,11 +11,12 @@ from minisora.core.registry import register_network
 from minisora.models.dit import DiT, DiTConfig
 from minisora.models.unet import UNet, UNetConfig
 from minisora.models.vae import VAE, VAEConfig
+from minisora.models.video_vae import CausalVideoVAE, VideoVAEConfig
 from minisora.models.vit import ViT, ViTConfig
 from minisora.models.vivit import ViViT, ViViTConfig
 
-for _network, _config in ((DiT, DiTConfig), (UNet, UNetConfig), (VAE, VAEConfig), (ViT, ViTConfig),
-                          (ViViT, ViViTConfig)):
+for _network, _config in ((CausalVideoVAE, VideoVAEConfig), (DiT, DiTConfig), (UNet, UNetConfig), (VAE, VAEConfig),
+                          (ViT, ViTConfig), (ViViT, ViViTConfig)):
     register_network(_network, _config)
 
 __all__ = ["load_model"]

@@ -15,17 +15,16 @@ be compared at a matched configuration (`bench/bench_unet.py`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from minisora.core.config import configure
-
 from minisora.blocks import AttentionBlock, LabelEmbedder, ResBlock, TimestepEmbedder
 from minisora.blocks.embeddings import broadcast_timesteps
 from minisora.blocks.patching import nearest_multiples
+from minisora.core.config import configure
 
 
 @dataclass
@@ -171,7 +170,8 @@ class UNet(nn.Module):
         if self.label_embed is not None:
             emb = emb + self.label_embed.embed_or_null(labels, batch_size, emb.device)
         elif labels is not None:
-            raise ValueError("this U-Net has no label embedding; build it with num_classes=(...) to condition on labels")
+            raise ValueError("this U-Net has no label embedding; "
+                             "build it with num_classes=(...) to condition on labels")
         return emb
 
     def forward(self, x: Tensor, t: Tensor, labels: Tensor | None = None) -> Tensor:

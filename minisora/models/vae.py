@@ -7,11 +7,23 @@ reconstruction loss plus a small β·KL(q(z|x) || N(0, I)) (Kingma & Welling 201
 which keeps the latent space smooth without forcing it to be a unit Gaussian. Diffusion
 then runs on latents that are f² / C_lat·C times smaller than the pixels.
 
-The latent is multiplied by a `scaling_factor` measured from data (1 / std of the latents,
-as SD's 0.18215 was), so the diffusion model sees latents of unit variance. Every
-autoencoder in minisora has this interface: `encode(x) -> latent` (scaled),
-`decode(latent) -> x`, and `latent_shape(...)`, so the image VAE here and the video VAE of
-lesson 07 are interchangeable to the model that consumes them.
+The autoencoder interface (every autoencoder in minisora has it, so the image VAE here
+and the video VAE of lesson 07 are interchangeable to the model that consumes them):
+
+    encode(x)        frames (B, C, H, W) or videos (B, F, C, H, W) in [-1, 1] -> latents
+                     (B, C_lat, h, w) or (B, F', C_lat, h, w); this VAE codes every frame alone (F' = F)
+    decode(latent)   the inverse shapes, pixels roughly in [-1, 1]
+    latent_shape(num_frames, height, width)   a video's latent shape without the batch
+                     (and latent_shape(height, width) for one frame)
+    shift_factor, scaling_factor   latent = (z - shift_factor) * scaling_factor
+
+The last line is diffusers' convention (`AutoencoderKL.config.shift_factor` and
+`scaling_factor`): the two are measured from data so the diffusion model sees latents of
+mean 0 and std 1. SD v1 used shift 0 and scale 0.18215; SD3 measured both. Each is one
+number (a 0-d buffer) or one per latent channel (shape (C_lat,)), saved with the weights.
+`fit_scaling_factor` is lesson 03's measurement (shift 0, one scale);
+`fit_shift_and_scale` measures both. Pixels go between [0, 1] (videos) and [-1, 1] (this
+VAE) with `minisora.core.to_model_range` / `to_pixel_range`.
 """
 
 from __future__ import annotations
@@ -19,13 +31,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
+from einops import rearrange
 from torch import Tensor, nn
-
-from minisora.core.config import configure
 
 from minisora.blocks import AttentionBlock, ResBlock
 from minisora.blocks.patching import nearest_multiples
+from minisora.core.config import configure
 
 
 @dataclass
@@ -134,7 +145,7 @@ class Decoder(nn.Module):
 
 
 class VAE(nn.Module):
-    """Encoder + Gaussian latent + decoder. Pixels in [-1, 1]; `encode`/`decode` use scaled latents."""
+    """Encoder + Gaussian latent + decoder. Pixels in [-1, 1]; `encode`/`decode` use shifted, scaled latents."""
 
     def __init__(self, config: VAEConfig | None = None, **overrides) -> None:
         super().__init__()
@@ -142,60 +153,167 @@ class VAE(nn.Module):
         self.config = cfg
         self.encoder = Encoder(cfg)
         self.decoder = Decoder(cfg)
-        # A buffer, so it is saved with the weights; 1.0 until fit_scaling_factor measures it.
+        # Buffers, so they are saved with the weights: latent = (z - shift_factor) * scaling_factor.
+        # The identity until a fit measures them; 0-d (one number) or (C_lat,) (one per channel).
+        self.register_buffer("shift_factor", torch.tensor(0.0))
         self.register_buffer("scaling_factor", torch.tensor(1.0))
+
+    def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
+                              error_msgs) -> None:
+        """Load the latent statistics whatever their saved shape, and checkpoints from before the shift.
+
+        1. A checkpoint's shift and scale may be 0-d or per channel (C_lat,) whatever this VAE
+           holds now, so the buffers take the saved shape before torch copies into them.
+        2. Checkpoints written before issue 12 (data/vae_f4_32px.pt among them) have a 0-d
+           `scaling_factor` and no `shift_factor`: they meant latent = z * scaling_factor,
+           which is shift 0, so the missing shift loads as 0. Any other missing key stays an error.
+        """
+        shift_key, scale_key = prefix + "shift_factor", prefix + "scaling_factor"
+        if scale_key in state_dict and shift_key not in state_dict and state_dict[scale_key].ndim == 0:
+            state_dict[shift_key] = torch.zeros(())  # the layout before issue 12: no shift
+        for name in ("shift_factor", "scaling_factor"):
+            saved = state_dict.get(prefix + name)
+            current = getattr(self, name)
+            allowed = {(), (self.config.latent_channels,)}  # another shape: torch reports the size mismatch
+            if isinstance(saved, Tensor) and saved.shape != current.shape and tuple(saved.shape) in allowed:
+                setattr(self, name, torch.zeros(saved.shape, dtype=current.dtype, device=current.device))
+        super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
+                                      error_msgs)
 
     def check_input(self, x: Tensor) -> None:
         """A ValueError naming a wrong rank, channel count or a size f does not divide, with the fix."""
         cfg = self.config
-        if x.ndim != 4 or x.shape[1] != cfg.in_channels:
-            hint = "; for a video (B, F, C, H, W) fold the frames into the batch first" if x.ndim == 5 else ""
-            raise ValueError(f"expected images (B, {cfg.in_channels}, H, W), got {tuple(x.shape)}{hint}")
+        if not isinstance(x, Tensor):
+            raise ValueError(f"x must be a tensor of frames (B, {cfg.in_channels}, H, W) or videos "
+                             f"(B, F, {cfg.in_channels}, H, W), got {type(x).__name__}")
+        if x.ndim not in (4, 5) or x.shape[-3] != cfg.in_channels:
+            hint = ""
+            if x.ndim == 5 and x.shape[1] == cfg.in_channels:
+                hint = "; is it Conv3d's (B, C, F, H, W)? minisora's videos are (B, F, C, H, W): x.transpose(1, 2)"
+            raise ValueError(f"expected frames (B, {cfg.in_channels}, H, W) or videos (B, F, {cfg.in_channels}, H, W), "
+                             f"got {tuple(x.shape)}{hint}")
         f = cfg.factor
-        for name, size in (("height", x.shape[2]), ("width", x.shape[3])):
+        for name, size in (("height", x.shape[-2]), ("width", x.shape[-1])):
             if size % f:
                 raise ValueError(f"{name}={size} is not divisible by the VAE's factor {f}; "
                                  f"use {nearest_multiples(size, f)}")
 
-    def latent_shape(self, height: int, width: int) -> tuple[int, int, int]:
-        """(C_lat, H / f, W / f) of an image of this size."""
-        f = self.config.factor
+    def latent_shape(self, *size: int) -> tuple[int, ...]:
+        """The shape `encode` gives, without the batch.
+
+        latent_shape(num_frames, height, width) -> (F, C_lat, H / f, W / f): a video's latent
+        (the interface every autoencoder shares; this one codes each frame alone).
+        latent_shape(height, width) -> (C_lat, H / f, W / f): one frame's (lesson 03's form).
+        """
+        if len(size) not in (2, 3):
+            raise ValueError(f"latent_shape takes (num_frames, height, width) or (height, width), got {size}")
+        names = ("num_frames", "height", "width")[3 - len(size):]
+        for name, value in zip(names, size):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive int, got {value!r}")
+        height, width = size[-2:]
         self.check_input(torch.empty(1, self.config.in_channels, height, width, device="meta"))
-        return (self.config.latent_channels, height // f, width // f)
+        f = self.config.factor
+        return (*size[:-2], self.config.latent_channels, height // f, width // f)
 
     def posterior(self, x: Tensor) -> DiagonalGaussian:
-        """q(z | x) for images x (B, C, H, W) in [-1, 1] (unscaled latents)."""
+        """q(z | x) for frames x (B, C, H, W) in [-1, 1] (unshifted, unscaled latents)."""
         self.check_input(x)
+        if x.ndim != 4:
+            raise ValueError(f"posterior takes frames (B, {self.config.in_channels}, H, W), got {tuple(x.shape)}; "
+                             f"fold a video's frames into the batch: rearrange(x, 'B F C H W -> (B F) C H W')")
         return DiagonalGaussian(self.encoder(x))
 
+    def _statistics(self) -> tuple[Tensor, Tensor]:
+        """shift_factor and scaling_factor shaped to broadcast over (N, C_lat, h, w): (1 or C_lat, 1, 1) each."""
+        return self.shift_factor.reshape(-1, 1, 1), self.scaling_factor.reshape(-1, 1, 1)
+
     def encode(self, x: Tensor, sample: bool = False, generator: torch.Generator | None = None) -> Tensor:
-        """Images (B, C, H, W) in [-1, 1] -> scaled latents (B, C_lat, H / f, W / f); the mean unless sample=True."""
-        q = self.posterior(x)
-        z = q.sample(generator) if sample else q.mode()
-        return z * self.scaling_factor
+        """Frames (B, C, H, W) or videos (B, F, C, H, W) in [-1, 1] -> latents (B, [F,] C_lat, H / f, W / f),
+        (z - shift_factor) * scaling_factor with z the posterior's mean, or a draw when sample=True."""
+        self.check_input(x)
+        frames = rearrange(x, "B F C H W -> (B F) C H W") if x.ndim == 5 else x  # (N, C, H, W)
+        q = self.posterior(frames)
+        z = q.sample(generator) if sample else q.mode()  # (N, C_lat, h, w)
+        shift, scale = self._statistics()
+        latent = (z - shift) * scale
+        return rearrange(latent, "(B F) C h w -> B F C h w", B=x.shape[0]) if x.ndim == 5 else latent
 
     def decode(self, latent: Tensor) -> Tensor:
-        """Scaled latents (B, C_lat, h, w) -> images (B, C, h f, w f), roughly in [-1, 1]."""
-        if latent.ndim != 4 or latent.shape[1] != self.config.latent_channels:
-            raise ValueError(f"expected latents (B, {self.config.latent_channels}, h, w), got {tuple(latent.shape)}")
-        return self.decoder(latent / self.scaling_factor)
+        """Latents (B, C_lat, h, w) or (B, F, C_lat, h, w) -> frames (B, C, h f, w f) or videos
+        (B, F, C, h f, w f), roughly in [-1, 1]; undoes the shift and scale first."""
+        c = self.config.latent_channels
+        if not isinstance(latent, Tensor) or latent.ndim not in (4, 5) or latent.shape[-3] != c:
+            shape = tuple(latent.shape) if isinstance(latent, Tensor) else type(latent).__name__
+            raise ValueError(f"expected latents (B, {c}, h, w) or (B, F, {c}, h, w), got {shape}")
+        z = rearrange(latent, "B F C h w -> (B F) C h w") if latent.ndim == 5 else latent  # (N, C_lat, h, w)
+        shift, scale = self._statistics()
+        frames = self.decoder(z / scale + shift)  # (N, C, H, W)
+        return rearrange(frames, "(B F) C H W -> B F C H W", B=latent.shape[0]) if latent.ndim == 5 else frames
 
     def forward(self, x: Tensor, generator: torch.Generator | None = None) -> tuple[Tensor, DiagonalGaussian]:
-        """Reconstruction from a sampled latent, and the posterior (for the KL term)."""
-        q = self.posterior(x)
-        return self.decoder(q.sample(generator)), q
+        """Reconstruction of frames (B, C, H, W) or videos (B, F, C, H, W) from a sampled latent, and the
+        posterior (for the KL term; a video's frames folded into its batch, (B F, C_lat, h, w))."""
+        self.check_input(x)
+        frames = rearrange(x, "B F C H W -> (B F) C H W") if x.ndim == 5 else x  # (N, C, H, W)
+        q = self.posterior(frames)
+        reconstruction = self.decoder(q.sample(generator))  # (N, C, H, W)
+        if x.ndim == 5:
+            reconstruction = rearrange(reconstruction, "(B F) C H W -> B F C H W", B=x.shape[0])
+        return reconstruction, q
+
+    @torch.no_grad()
+    def _latent_means(self, x: Tensor, batch_size: int) -> Tensor:
+        """The posterior means (N, C_lat, h, w) of frames or videos x, `batch_size` frames at a time."""
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+        self.check_input(x)
+        frames = rearrange(x, "B F C H W -> (B F) C H W") if x.ndim == 5 else x  # (N, C, H, W)
+        if len(frames) < 2:
+            raise ValueError(f"measuring a spread needs at least 2 frames, got x of shape {tuple(x.shape)}")
+        return torch.cat([self.posterior(frames[i : i + batch_size]).mode() for i in range(0, len(frames), batch_size)])
 
     @torch.no_grad()
     def fit_scaling_factor(self, x: Tensor, batch_size: int = 256) -> float:
-        """Set scaling_factor = 1 / std of the (unscaled) latent means over images x; returns it."""
-        means = [self.posterior(x[i : i + batch_size]).mode() for i in range(0, len(x), batch_size)]
-        std = torch.cat(means).float().std().item()
-        self.scaling_factor.fill_(1.0 / std)
+        """Lesson 03's measurement: shift_factor = 0, scaling_factor = 1 / std of the latent means
+        over frames or videos x (one number, as SD's 0.18215 was); returns the scale."""
+        std = self._latent_means(x, batch_size).float().std().item()
+        self._set_statistics(torch.tensor(0.0), torch.tensor(1.0 / std))
         return 1.0 / std
+
+    @torch.no_grad()
+    def fit_shift_and_scale(
+        self, x: Tensor, per_channel: bool = False, batch_size: int = 256
+    ) -> tuple[Tensor, Tensor]:
+        """Set shift_factor = mean and scaling_factor = 1 / std of the latent means over frames or videos x,
+        so the latents have mean 0 and std 1; over all channels (0-d) or per channel ((C_lat,) each).
+        Returns (shift_factor, scaling_factor)."""
+        if not isinstance(per_channel, bool):
+            raise ValueError(f"per_channel must be True or False, got {per_channel!r}")
+        z = self._latent_means(x, batch_size).float()  # (N, C_lat, h, w)
+        values = rearrange(z, "N C h w -> C (N h w)") if per_channel else z.reshape(1, -1)  # (C_lat or 1, n)
+        mean, std = values.mean(dim=1), values.std(dim=1)  # (C_lat or 1,) each
+        if not per_channel:
+            mean, std = mean[0], std[0]  # 0-d
+        if (std == 0).any():
+            raise ValueError("the latents do not vary (std 0) over x: fit on frames that differ")
+        self._set_statistics(mean, 1.0 / std)
+        return self.shift_factor.clone(), self.scaling_factor.clone()
+
+    def _set_statistics(self, shift: Tensor, scale: Tensor) -> None:
+        """Store shift and scale (0-d or (C_lat,)) in the buffers: in place when the shape is kept (so
+        anything holding the buffers, DDP for one, sees the new values), else as new buffers."""
+        for name, value in (("shift_factor", shift), ("scaling_factor", scale)):
+            current = getattr(self, name)
+            if current.shape == value.shape:
+                current.copy_(value)
+            else:
+                setattr(self, name, value.to(current))  # the buffer's device and dtype
 
 
 def vae_loss(
-    vae: VAE, x: Tensor, kl_weight: float = 1e-6, object_weight: float = 0.0, generator: torch.Generator | None = None
+    vae: nn.Module, x: Tensor, kl_weight: float = 1e-6, object_weight: float = 0.0,
+    generator: torch.Generator | None = None, temporal_weight: float = 0.0,
 ) -> dict[str, Tensor]:
     """Reconstruction (L1, pixels off the background weighted 1 + object_weight) + kl_weight * KL, per element.
 
@@ -203,13 +321,25 @@ def vae_loss(
     (or keep it as a dim grey blob) and still score well. Weighting the pixels that differ
     from the frame's background makes every object pixel count as much as `1 + object_weight`
     background pixels, so colours and edges survive the bottleneck.
+
+    Any autoencoder whose forward returns (reconstruction of x's shape, posterior) fits: frames
+    (B, C, H, W) or videos (B, F, C, H, W) (lesson 07's video VAEs). For videos,
+    `temporal_weight` > 0 adds an L1 between the frame differences x[f+1] - x[f] of the
+    reconstruction and of the input, which penalizes motion lost or flicker added.
     """
     reconstruction, q = vae(x, generator)
-    error = (reconstruction - x).abs()  # (B, C, H, W)
+    error = (reconstruction - x).abs()  # (B, [F,] C, H, W)
     if object_weight > 0:
-        background = x.flatten(2).median(dim=2).values[..., None, None]  # (B, C, 1, 1): the most common colour
-        on_object = ((x - background).abs().amax(dim=1, keepdim=True) > 0.1).float()  # (B, 1, H, W)
+        background = x.flatten(-2).median(dim=-1).values[..., None, None]  # (B, [F,] C, 1, 1): each frame's commonest
+        on_object = ((x - background).abs().amax(dim=-3, keepdim=True) > 0.1).float()  # (B, [F,] 1, H, W)
         error = error * (1.0 + object_weight * on_object)
     recon = error.mean()
-    kl = q.kl().mean() / x[0].numel()  # per pixel element, so kl_weight does not depend on the image size
-    return {"loss": recon + kl_weight * kl, "reconstruction": recon, "kl": kl}
+    kl = q.kl().sum() / x.numel()  # per pixel element, so kl_weight depends on neither the size nor the frame count
+    out = {"loss": recon + kl_weight * kl, "reconstruction": recon, "kl": kl}
+    if temporal_weight > 0:
+        if x.ndim != 5 or x.shape[1] < 2:
+            raise ValueError(f"temporal_weight needs videos (B, F, C, H, W) of 2 or more frames, got {tuple(x.shape)}")
+        temporal = (reconstruction.diff(dim=1) - x.diff(dim=1)).abs().mean()
+        out["temporal"] = temporal
+        out["loss"] = out["loss"] + temporal_weight * temporal
+    return out

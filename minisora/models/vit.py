@@ -13,11 +13,10 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from minisora.core.config import configure
-
 from minisora.blocks.patching import check_divisible, patchify
 from minisora.blocks.positions import LearnedPositions, sincos_2d
 from minisora.blocks.transformer import TransformerBlock
+from minisora.core.config import configure
 
 POOLINGS = ("cls", "mean")
 POSITIONS = ("learned", "sincos", "none")

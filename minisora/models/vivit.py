@@ -26,12 +26,11 @@ import torch.nn.functional as F
 from einops import rearrange
 from torch import Tensor, nn
 
-from minisora.core.config import configure
-
 from minisora.blocks.attention import Attention
 from minisora.blocks.patching import patchify_tubelets, token_grid
 from minisora.blocks.positions import LearnedPositions, sincos_3d
 from minisora.blocks.transformer import MLP, TransformerBlock
+from minisora.core.config import configure
 
 VARIANTS = ("joint", "factorized_encoder", "factorized_self_attention", "factorized_dot_product")
 INFLATIONS = ("central", "average")

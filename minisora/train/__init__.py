@@ -9,8 +9,8 @@
     distributed  torchrun / DDP set-up
     ema          an exponential moving average of a network's weights, the copy one samples from
     denoiser     `train_denoiser`: Algorithm 1 of Ho et al. on a tensor of images or latents
-    autoencoder  `train_vae` on Bouncing Shapes frames and the judge's gate on reconstructions
-    recipes      named recipes for `minisora train RECIPE` (dit, vae)
+    autoencoder  `train_vae` on Bouncing Shapes frames and the judge's gate on reconstructions (any autoencoder)
+    recipes      named recipes for `minisora train RECIPE` (dit, vae, video-vae)
 """
 
 from minisora.train.autoencoder import (
@@ -18,6 +18,8 @@ from minisora.train.autoencoder import (
     clip_frames,
     clip_videos,
     gate,
+    gate_passes,
+    psnr,
     reconstruct_videos,
     train_vae,
 )
@@ -31,6 +33,6 @@ from minisora.train.trainer import LOG_COLUMNS, NonFiniteLossError, TrainConfig,
 __all__ = [
     "EMA", "LOG_COLUMNS", "LR_SCHEDULES", "DatasetBatches", "Distributed", "NonFiniteLossError", "TensorBatches",
     "TrainConfig", "TrainHistory", "Trainer", "autoencoder_loss", "batches_from", "cleanup_distributed",
-    "clip_frames", "clip_videos", "denoising_loss", "gate", "lr_multiplier", "reconstruct_videos",
-    "setup_distributed", "train_denoiser", "train_vae", "unwrap",
+    "clip_frames", "clip_videos", "denoising_loss", "gate", "gate_passes", "lr_multiplier", "psnr",
+    "reconstruct_videos", "setup_distributed", "train_denoiser", "train_vae", "unwrap",
 ]

@@ -2,16 +2,20 @@
 
 Lesson 03 writes this loop in the open and explains the object-weighted loss; the package
 version trains the VAE that ships in `data/` (`minisora train-vae`), which lessons 06 and
-later load instead of training their own.
+later load instead of training their own. The gate takes any autoencoder with the shared
+interface (`encode`/`decode` of videos (B, F, C, H, W)): lesson 03's VAE, which codes each
+frame alone, and lesson 07's video VAEs, which code whole clips.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import torch
 from torch import Tensor, nn
 
+from minisora.core.pixels import to_model_range, to_pixel_range
 from minisora.data import BouncingShapes
 from minisora.eval import score
 from minisora.models.vae import VAE, vae_loss
@@ -29,7 +33,7 @@ def clip_videos(num_clips: int, size: int, seed: int = 0, num_frames: int = 16) 
 def clip_frames(num_clips: int, size: int, seed: int = 0, num_frames: int = 16) -> tuple[Tensor, list]:
     """Every other frame of `num_clips` Bouncing Shapes clips in [-1, 1] (8 N, 3, size, size), and the clips' specs."""
     videos, specs = clip_videos(num_clips, size, seed, num_frames)  # (N, F, 3, H, W) in [0, 1]
-    frames = videos[:, ::2].reshape(-1, 3, size, size) * 2 - 1  # (N F/2, 3, H, W): neighbours are near copies
+    frames = to_model_range(videos[:, ::2].reshape(-1, 3, size, size))  # (N F/2, 3, H, W): neighbours are near copies
     return frames, specs
 
 
@@ -81,14 +85,46 @@ def train_vae(
 
 
 @torch.no_grad()
-def reconstruct_videos(vae: VAE, videos: Tensor, batch_size: int = 256) -> Tensor:
-    """Videos (B, F, 3, H, W) in [0, 1] through the VAE frame by frame (the mean latent), back in [0, 1]."""
+def reconstruct_videos(vae: nn.Module, videos: Tensor, batch_size: int = 256) -> Tensor:
+    """Videos (B, F, 3, H, W) in [0, 1] through an autoencoder (the mean latent), back in [0, 1].
+
+    Whole clips go through `vae.encode` and `vae.decode`, about `batch_size` frames at a time:
+    lesson 03's VAE codes their frames one by one, a video VAE codes each clip as a clip.
+    """
+    if not isinstance(videos, Tensor) or videos.ndim != 5:
+        raise ValueError(f"videos must be a tensor (B, F, 3, H, W) in [0, 1], got "
+                         f"{tuple(videos.shape) if isinstance(videos, Tensor) else type(videos).__name__}")
     device = next(vae.parameters()).device
-    frames = videos.flatten(0, 1) * 2 - 1  # (B F, 3, H, W)
-    out = [vae.decode(vae.encode(frames[i : i + batch_size].to(device))).cpu() for i in range(0, len(frames), batch_size)]
-    return ((torch.cat(out).clamp(-1, 1) + 1) / 2).reshape(videos.shape)
+    clips = max(1, batch_size // videos.shape[1])
+    out = [vae.decode(vae.encode(to_model_range(videos[i : i + clips]).to(device))).cpu()
+           for i in range(0, len(videos), clips)]
+    return to_pixel_range(torch.cat(out))  # (B, F, 3, H, W)
 
 
-def gate(vae: VAE, videos: Tensor, specs: list) -> dict[str, dict[str, float]]:
-    """The judge's scores of the original videos and of their reconstructions (lesson 03's gate)."""
-    return {"original": score(videos, specs), "reconstructed": score(reconstruct_videos(vae, videos), specs)}
+def gate(vae: nn.Module, videos: Tensor, specs: list,
+         reconstructed: Tensor | None = None) -> dict[str, dict[str, float]]:
+    """The judge's scores of the original videos and of their reconstructions (lesson 03's gate).
+
+    `reconstructed`: the reconstructions, if already made (`reconstruct_videos(vae, videos)`).
+    """
+    if reconstructed is None:
+        reconstructed = reconstruct_videos(vae, videos)
+    return {"original": score(videos, specs), "reconstructed": score(reconstructed, specs)}
+
+
+GATE_ATTRIBUTES = ("match", "motion")  # lesson 07's gate: the whole caption, and motion, which a blurry VAE loses
+
+
+def gate_passes(scores: dict[str, dict[str, float]], tolerance: float = 0.05,
+                attributes: tuple[str, ...] = GATE_ATTRIBUTES) -> bool:
+    """True when the reconstructions' score is within `tolerance` of the originals' on every one of `attributes`."""
+    slack = 1e-9  # 0.95 after 1.00 is within 0.05, whatever the float rounding of 1.00 - 0.05
+    return all(scores["reconstructed"][name] >= scores["original"][name] - tolerance - slack for name in attributes)
+
+
+def psnr(original: Tensor, reconstructed: Tensor) -> float:
+    """Peak signal-to-noise ratio in dB of pixels in [0, 1]: 10 log10(1 / MSE) over all of them."""
+    if original.shape != reconstructed.shape:
+        raise ValueError(f"original {tuple(original.shape)} and reconstructed {tuple(reconstructed.shape)} differ")
+    mse = (original.float() - reconstructed.float()).pow(2).mean().item()
+    return math.inf if mse == 0 else 10 * math.log10(1.0 / mse)

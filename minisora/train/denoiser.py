@@ -35,7 +35,8 @@ def denoising_loss(process: NoiseProcess, prediction_type: str = "epsilon", min_
 
 @dataclass
 class TrainHistory:
-    """What a run leaves: the loss per step, the EMA copy, the optimizer, the seconds it took, and its trainer (to continue)."""
+    """What a run leaves: the loss per step, the EMA copy, the optimizer, the seconds it took,
+    and its trainer (to continue)."""
 
     losses: list[float] = field(default_factory=list)
     ema: EMA | None = None

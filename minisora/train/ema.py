@@ -43,7 +43,8 @@ class EMA:
     def load_state_dict(self, state: dict) -> None:
         """Continue the average saved by `state_dict` (its decay must match this EMA's)."""
         if not isinstance(state, dict) or set(state) != {"decay", "num_updates", "state_dict"}:
-            raise ValueError("not an EMA state (expected the dict EMA.state_dict() returns: decay, num_updates, state_dict)")
+            raise ValueError("not an EMA state "
+                             "(expected the dict EMA.state_dict() returns: decay, num_updates, state_dict)")
         if state["decay"] != self.decay:
             raise ValueError(f"the saved EMA has decay {state['decay']}, this one {self.decay}; "
                              "resume with the decay that wrote it")

@@ -6,9 +6,10 @@ loss and the batch stream. Under `MINISORA_FAST=1` a recipe starts from its smal
 (`fast`), so a test trains it in seconds.
 
     dit   lesson 06's class-conditional DiT on the shipped VAE's latents of one-object frames
-    vae   lesson 03's VAE on Bouncing Shapes frames, with the judge's gate at the end
+    vae        lesson 03's VAE on Bouncing Shapes frames, with the judge's gate at the end
+    video-vae  lesson 07's video VAEs (causal 3-D, inflated from the 2-D VAE; or per frame) on clips, gated
 
-Later lessons add `video-vae`, `text-encoder` and `t2v` here.
+Later lessons add `text-encoder` and `t2v` here.
 """
 
 from __future__ import annotations
@@ -89,7 +90,8 @@ def apply_options(recipe: Recipe, options, values: dict):
     if unknown:
         raise ValueError(f"recipe {recipe.name!r} has no setting {unknown[0]!r}; settable: "
                          f"{', '.join(sorted(own | train_fields))}")
-    train = dataclasses.replace(options.train, **{k: v for k, v in values.items() if k in train_fields and k not in own})
+    train = dataclasses.replace(options.train,
+                                **{k: v for k, v in values.items() if k in train_fields and k not in own})
     return dataclasses.replace(options, train=train, **{k: v for k, v in values.items() if k in own})
 
 
@@ -131,3 +133,4 @@ def _parse(text: str, kind, key: str):
 # The recipes register themselves on import.
 from minisora.train.recipes import dit as _dit  # noqa: E402,F401
 from minisora.train.recipes import vae as _vae  # noqa: E402,F401
+from minisora.train.recipes import video_vae as _video_vae  # noqa: E402,F401

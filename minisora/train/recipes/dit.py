@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from minisora.core import data_file, load_model
+from minisora.core import data_file, load_model, to_model_range
 from minisora.data import object_frames
 from minisora.data.frames import NUM_LABELS
 from minisora.diffusion import NoiseProcess, make_schedule
@@ -41,7 +41,7 @@ class DiTRecipe:
 def encode_object_latents(vae: VAE, num_objects: int, seed: int, device) -> tuple[torch.Tensor, torch.Tensor]:
     """Latents (N, 4, 8, 8) of `num_objects` one-object 32x32 frames, and their (colour, shape) labels (N, 2)."""
     frames = object_frames(num_objects, height=32, width=32, seed=seed)
-    x = frames.images * 2 - 1  # (N, 3, 32, 32) in [-1, 1], the VAE's range
+    x = to_model_range(frames.images)  # (N, 3, 32, 32) in [-1, 1], the VAE's range
     vae.fit_scaling_factor(x.to(device))
     with torch.no_grad():
         latents = torch.cat([vae.encode(x[i : i + 512].to(device)).cpu() for i in range(0, num_objects, 512)])
