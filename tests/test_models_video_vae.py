@@ -259,3 +259,15 @@ def test_other_clear_errors():
         inflate_vae(vae)
     with pytest.raises(ValueError, match="per_channel must be True or False"):
         vae.fit_shift_and_scale(video(5), per_channel="yes")
+
+
+def test_a_video_config_is_a_vae_config_but_does_not_build_the_image_vae():
+    from minisora.models import VAE, VAEConfig
+    from minisora.models.video_vae import VideoVAEConfig
+
+    config = VideoVAEConfig()
+    assert isinstance(config, VAEConfig) and config.factor == 4  # the fields and checks of lesson 03's config
+    with pytest.raises(ValueError, match="expected a VAEConfig, got VideoVAEConfig"):
+        VAE(config)
+    with pytest.raises(ValueError, match="every level's channels"):
+        VideoVAEConfig(num_groups=7)  # VAEConfig's own check, inherited

@@ -17,6 +17,6 @@ def configure(cls: type[T], config: T | None, overrides: dict) -> T:
     preset for every later model. Deep, so that no field (a list someone passed) is shared either.
     """
     base = config if config is not None else cls()
-    if not isinstance(base, cls):
+    if type(base) is not cls:  # exactly: a VideoVAEConfig is a VAEConfig, but it does not build a VAE
         raise ValueError(f"expected a {cls.__name__}, got {type(base).__name__}")
     return dataclasses.replace(copy.deepcopy(base), **overrides)

@@ -66,6 +66,18 @@ class VAEConfig:
         return 2 ** (len(self.channel_mults) - 1)
 
 
+def check_latent_shape_args(size: tuple) -> tuple[int, int]:
+    """(height, width) of `latent_shape(num_frames, height, width)` or `latent_shape(height, width)`'s arguments,
+    each checked to be a positive int (every autoencoder's latent_shape takes the same arguments)."""
+    if len(size) not in (2, 3):
+        raise ValueError(f"latent_shape takes (num_frames, height, width) or (height, width), got {size}")
+    names = ("num_frames", "height", "width")[3 - len(size):]
+    for name, value in zip(names, size):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be a positive int, got {value!r}")
+    return size[-2], size[-1]
+
+
 VAE_PRESETS: dict[str, VAEConfig] = {
     "tiny": VAEConfig(base_channels=16, channel_mults=(1, 2), latent_channels=4),  # f = 2, tests
     "f4": VAEConfig(base_channels=16, channel_mults=(1, 2, 2), latent_channels=4),  # 32x32 -> 4x8x8, on a CPU
@@ -205,13 +217,7 @@ class VAE(nn.Module):
         (the interface every autoencoder shares; this one codes each frame alone).
         latent_shape(height, width) -> (C_lat, H / f, W / f): one frame's (lesson 03's form).
         """
-        if len(size) not in (2, 3):
-            raise ValueError(f"latent_shape takes (num_frames, height, width) or (height, width), got {size}")
-        names = ("num_frames", "height", "width")[3 - len(size):]
-        for name, value in zip(names, size):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive int, got {value!r}")
-        height, width = size[-2:]
+        height, width = check_latent_shape_args(size)
         self.check_input(torch.empty(1, self.config.in_channels, height, width, device="meta"))
         f = self.config.factor
         return (*size[:-2], self.config.latent_channels, height // f, width // f)

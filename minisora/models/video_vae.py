@@ -61,7 +61,7 @@ from minisora.blocks.causal_conv import (
 )
 from minisora.blocks.patching import nearest_multiples
 from minisora.core.config import configure
-from minisora.models.vae import VAE, DiagonalGaussian
+from minisora.models.vae import VAE, DiagonalGaussian, VAEConfig, check_latent_shape_args
 
 # The VAEConfig fields a 2-D VAE must share with the video VAE it is inflated into.
 SHARED_FIELDS = ("in_channels", "base_channels", "channel_mults", "num_res_blocks", "mid_attention", "num_heads",
@@ -69,27 +69,15 @@ SHARED_FIELDS = ("in_channels", "base_channels", "channel_mults", "num_res_block
 
 
 @dataclass
-class VideoVAEConfig:
-    """Sizes of a causal video VAE: lesson 03's VAEConfig fields, plus the temporal factor and kernel."""
+class VideoVAEConfig(VAEConfig):
+    """Sizes of a causal video VAE: lesson 03's VAEConfig (fields and checks) plus the temporal factor and kernel."""
 
-    in_channels: int = 3
-    latent_channels: int = 4
     base_channels: int = 16
-    channel_mults: tuple[int, ...] = (1, 2, 2)
-    num_res_blocks: int = 1
-    mid_attention: bool = True
-    num_heads: int = 4
-    num_groups: int = 8
     temporal_factor: int = 4  # t: 1 + k t frames -> 1 + k latent frames; a power of 2, at most the spatial factor
     kernel_t: int = 3  # every conv's kernel length in time
 
     def __post_init__(self) -> None:
-        self.channel_mults = tuple(self.channel_mults)
-        if not self.channel_mults or min(self.channel_mults) < 1:
-            raise ValueError(f"channel_mults must be a non-empty tuple of positive ints, got {self.channel_mults}")
-        widths = [self.base_channels * m for m in self.channel_mults]
-        if any(w % self.num_groups for w in widths):
-            raise ValueError(f"every level's channels {widths} must be divisible by num_groups={self.num_groups}")
+        super().__post_init__()
         t = self.temporal_factor
         if isinstance(t, bool) or not isinstance(t, int) or t < 1 or t & (t - 1) or t > self.factor:
             raise ValueError(f"temporal_factor must be a power of 2 from 1 to the spatial factor {self.factor} (one "
@@ -97,11 +85,6 @@ class VideoVAEConfig:
         if not isinstance(self.kernel_t, int) or self.kernel_t < (2 if t > 1 else 1):
             raise ValueError(f"kernel_t must be an int >= {2 if t > 1 else 1} (a stride-2 conv in time needs a "
                              f"kernel of 2 or more), got {self.kernel_t!r}")
-
-    @property
-    def factor(self) -> int:
-        """The spatial down-sampling factor f: a latent frame is (C_lat, H / f, W / f)."""
-        return 2 ** (len(self.channel_mults) - 1)
 
     @property
     def temporal_levels(self) -> int:
@@ -233,13 +216,7 @@ class CausalVideoVAE(nn.Module):
     def latent_shape(self, *size: int) -> tuple[int, ...]:
         """(F', C_lat, H / f, W / f) for latent_shape(num_frames, height, width); (C_lat, H / f, W / f)
         for one frame."""
-        if len(size) not in (2, 3):
-            raise ValueError(f"latent_shape takes (num_frames, height, width) or (height, width), got {size}")
-        names = ("num_frames", "height", "width")[3 - len(size):]
-        for name, value in zip(names, size):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive int, got {value!r}")
-        height, width = size[-2:]
+        height, width = check_latent_shape_args(size)
         self.check_input(torch.empty(1, size[0] if len(size) == 3 else 1, self.config.in_channels, height, width,
                                      device="meta"))
         f = self.config.factor
