@@ -32,8 +32,8 @@ def test_two_ranks_keep_identical_weights_and_equal_one_rank_with_twice_the_batc
     single = subprocess.run([sys.executable, WORKER, "train", tmp_path / "one", "16"], capture_output=True, text=True,
                             timeout=120, env={**ENV, "WORLD_SIZE": "1"})
     assert single.returncode == 0, single.stderr[-3000:]
-    ranks = [torch.load(tmp_path / "two" / f"rank{r}.pt") for r in (0, 1)]
-    one = torch.load(tmp_path / "one" / "rank0.pt")
+    ranks = [torch.load(tmp_path / "two" / f"rank{r}.pt", weights_only=True) for r in (0, 1)]
+    one = torch.load(tmp_path / "one" / "rank0.pt", weights_only=True)
     for a, b, c in zip(ranks[0]["parameters"], ranks[1]["parameters"], one["parameters"]):
         assert torch.equal(a, b)  # DDP broadcast rank 0's start and averaged every gradient
         assert torch.allclose(a, c, atol=1e-6)  # the same steps as one process with the whole batch
