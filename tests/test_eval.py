@@ -292,7 +292,7 @@ def test_bad_specs_and_arguments_raise_helpful_errors():
 def test_the_judge_imports_no_simulator():
     """The referee looks at pixels and captions only: no physics, rasterizer or ground truth."""
     allowed = {"minisora.data.scene", "minisora.data.captions", "minisora.eval.measurement", "minisora.eval.judge",
-               "minisora.eval.images"}
+               "minisora.eval.images", "minisora.eval.intervals"}
     package = pathlib.Path(__file__).resolve().parents[1] / "minisora" / "eval"
     for path in package.glob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):
