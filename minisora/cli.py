@@ -4,6 +4,7 @@
     minisora render "a small red circle moving left" --out red.mp4
     minisora train RECIPE --out DIR [--steps N] [--resume] [--set key=value ...] [--device cpu|cuda]
     minisora train --list                 the recipes (dit, vae; later video-vae, text-encoder, t2v)
+    minisora export DIR --out data/video_vae_f4t4.pt   a run's network (its EMA) as one small model file
     minisora train-vae --out data/vae_f4_32px.pt   the `vae` recipe, saved as one model file (what data/ ships)
 
 `python -m minisora` is the same command; under `torchrun --nproc_per_node=N -m minisora train ...`
@@ -64,6 +65,12 @@ def build_parser() -> argparse.ArgumentParser:
                        help="change a recipe or TrainConfig setting, e.g. --set lr=3e-4 (repeatable)")
     train.add_argument("--device", help="cpu or cuda (default: cuda when there is one)")
     train.add_argument("--no-progress", action="store_true", help="no tqdm bar (log.csv still has every step)")
+
+    export = commands.add_parser("export", help="a run's network (the EMA when kept) as one model file, as data/ ships")
+    export.add_argument("run", type=pathlib.Path, help="a `minisora train` --out folder, or its last.pt")
+    export.add_argument("--out", type=pathlib.Path, required=True, help="the model file to write, e.g. data/x.pt")
+    export.add_argument("--raw", action="store_true", help="the raw weights instead of the EMA")
+    export.add_argument("--force", action="store_true", help="replace --out if it exists")
 
     vae = commands.add_parser("train-vae",
                               help="the vae recipe under its old name: train lesson 03's VAE, save one file")
@@ -136,6 +143,20 @@ def run_train(args: argparse.Namespace) -> None:
                  device=args.device, progress=not args.no_progress, command="minisora " + shlex.join(args.argv))
 
 
+def run_export(args: argparse.Namespace) -> pathlib.Path:
+    """`minisora export`: the run's network and metadata as one model file."""
+    from minisora.core import read_checkpoint
+    from minisora.train.export import export_model
+
+    path = export_model(args.run, args.out, ema=False if args.raw else None, force=args.force,
+                        command="minisora " + shlex.join(args.argv))
+    size = path.stat().st_size / 2**20
+    meta = read_checkpoint(path)["metadata"]
+    print(f"wrote {path} ({size:.2f} MB): the {meta['weights']} weights of {meta.get('recipe', 'a run')} "
+          f"at step {meta.get('step', '?')}")
+    return path
+
+
 def run_train_vae(args: argparse.Namespace) -> pathlib.Path:
     """The `vae` recipe (lesson 03's VAE and its gate), saved as one model file with the command and scores."""
     import tempfile
@@ -175,9 +196,11 @@ def main(argv: list[str] | None = None) -> int:
             print(f"wrote {path}: {clip.caption}")
         elif args.command == "train":
             run_train(args)
+        elif args.command == "export":
+            run_export(args)
         elif args.command == "train-vae":
             run_train_vae(args)
-    except ValueError as error:
+    except (ValueError, FileNotFoundError) as error:
         print(f"minisora {args.command}: {error}", file=sys.stderr)
         return 2
     except RuntimeError as error:
