@@ -1,7 +1,7 @@
 """`minisora export`: a training run's checkpoint -> one small model file, the kind data/ ships.
 
-    minisora train video-vae --out runs/video_vae_f4t4 --steps 2000
-    minisora export runs/video_vae_f4t4 --out data/video_vae_f4t4.pt
+    minisora train video-vae --out runs/video_vae_f4t2 --steps 1500
+    minisora export runs/video_vae_f4t2 --out data/video_vae_f4t2.pt
 
 A trainer's `last.pt` carries what an exact resume needs (the raw weights and their EMA, the
 optimizer's two moments, every RNG state): three to four times the model. The exported file
@@ -43,7 +43,7 @@ def export_model(source: str | pathlib.Path, out: str | pathlib.Path, *, ema: bo
     path = run_checkpoint(source)
     out = pathlib.Path(out)
     if out.suffix != ".pt":
-        raise ValueError(f"--out {out} should end in .pt (a checkpoint file), e.g. data/video_vae_f4t4.pt")
+        raise ValueError(f"--out {out} should end in .pt (a checkpoint file), e.g. data/video_vae_f4t2.pt")
     if out.exists() and out.resolve() == path.resolve():
         raise ValueError(f"--out {out} is the run's own checkpoint; write the export to another file")
     if out.is_dir():
