@@ -63,6 +63,19 @@ def test_fast_run_writes_a_clip_checkpoint_and_a_text_encoder_that_loads(tmp_pat
     assert any((p - q).abs().max() > 0 for p, q in zip(fresh.parameters(), standalone.parameters()))
 
 
+def losses(path):
+    return [row[:4] for row in list(csv.reader(open(path)))[1:]]  # samples_per_s is a wall-clock rate
+
+
+def test_4_steps_equal_2_then_resumed_to_4_loss_for_loss(tmp_path, fast):
+    assert main(["train", "text-encoder", "--out", str(tmp_path / "a"), "--steps", "4", "--no-progress"]) == 0
+    assert main(["train", "text-encoder", "--out", str(tmp_path / "b"), "--steps", "2", "--no-progress"]) == 0
+    assert main(["train", "text-encoder", "--out", str(tmp_path / "b"), "--steps", "4", "--resume",
+                 "--no-progress"]) == 0
+    whole, resumed = losses(tmp_path / "a" / "log.csv"), losses(tmp_path / "b" / "log.csv")
+    assert len(whole) == 4 and resumed == whole
+
+
 def test_batches_carry_tokens_specs_and_groups():
     tokenizer = Tokenizer.from_world()
     clips = BouncingShapes(length=4, num_frames=4, height=16, width=16, seed=0)
@@ -133,4 +146,4 @@ def test_the_full_options_are_the_recommended_run():
     options = recipe_options(get_recipe("text-encoder"), fast=False)
     assert (options.preset, options.frames, options.size, options.batch_size) == ("small", 16, 32, 32)
     assert options.canonical_prob == 0.5 and options.mask_duplicates and options.eval_clips == 256
-    assert options.train.ema_decay is None and options.train.schedule == "cosine" and options.train.steps == 3_000
+    assert options.train.ema_decay is None and options.train.schedule == "constant" and options.train.steps == 3_000

@@ -66,9 +66,9 @@ class TextEncoderRecipe:
     eval_clips: int = 256  # per held-out set
     num_workers: int = 0
     data_seed: int = 0
-    # CLIP trains without an EMA; AdamW with a short warm-up, cosine to a tenth.
+    # CLIP trains without an EMA. A constant rate after the warm-up (CLIP decays it by a cosine), so a run
+    # can be resumed for more steps (--resume --steps N); a cosine over `steps` would refuse that.
     train: TrainConfig = field(default_factory=lambda: TrainConfig(steps=3_000, lr=5e-4, warmup=100,
-                                                                   schedule="cosine", min_lr_ratio=0.1,
                                                                    max_grad_norm=1.0, ema_decay=None, log_every=20))
 
 
