@@ -3,7 +3,7 @@
 Why words and not BPE (Sennrich et al. 2016) or CLIP's byte-level BPE: BPE exists to give an
 open language a finite vocabulary, splitting rare words into pieces seen in training. This
 world's captions come from a closed grammar (`minisora.data.captions`): `caption_vocabulary()`
-lists every word a canonical or free caption can contain, ~80 of them. So every word gets
+lists every word a canonical or free caption can contain, 73 of them. So every word gets
 one token of its own; BPE would merge straight back to those words and only ever split
 words the world never says. A word outside the list becomes `<unk>` (reported by
 `unknown_words`, never a crash), so a user's prompt with "purple" still encodes.

@@ -10,7 +10,7 @@ loss and the batch stream. Under `MINISORA_FAST=1` a recipe starts from its smal
     video-vae  lesson 07's video VAEs (causal 3-D, inflated from the 2-D VAE; or per frame) on clips, gated
     text-encoder  lesson 08's CLIP (text encoder + ViViT video tower) on captioned clips, with retrieval scores
 
-Lesson 10 adds `t2v` here.
+Lesson 09 adds `t2v` here.
 """
 
 from __future__ import annotations
