@@ -3,7 +3,7 @@
     minisora demo --out outputs/demo      render a few captioned Bouncing Shapes videos
     minisora render "a small red circle moving left" --out red.mp4
     minisora train RECIPE --out DIR [--steps N] [--resume] [--set key=value ...] [--device cpu|cuda]
-    minisora train --list                 the recipes (dit, vae; later video-vae, text-encoder, t2v)
+    minisora train --list                 the recipes (dit, vae, video-vae, text-encoder; later t2v)
     minisora export DIR --out data/video_vae_f4t2.pt   a run's network (its EMA) as one small model file
     minisora train-vae --out data/vae_f4_32px.pt   the `vae` recipe, saved as one model file (what data/ ships)
 

@@ -16,9 +16,10 @@ ALLOWED = {
     "data": {"core"},
     "eval": {"data"},  # only the world's vocabulary; test_eval pins which modules exactly
     "blocks": {"core"},
-    "models": {"core", "blocks"},  # a network knows nothing of β, ᾱ or samplers
+    "models": {"core", "blocks", "text"},  # a network knows nothing of β, ᾱ or samplers; CLIP pairs text and ViViT
+    "text": {"core", "blocks", "data"},  # data: only the tokenizer, for the caption grammar (test_text_encoder)
     "diffusion": set(),  # receives networks as callables, never imports one
-    "train": {"core", "data", "eval", "blocks", "models", "diffusion"},
+    "train": {"core", "data", "eval", "blocks", "models", "text", "diffusion"},
 }
 
 

@@ -9,8 +9,10 @@ and knows nothing of β, ᾱ or samplers; `minisora.diffusion` drives it as a ca
     loading            load_model: a network back from a checkpoint (config + weights)
     dit                the Diffusion Transformer: adaLN-Zero, in-context or cross-attention conditioning (lesson 06)
     video_vae          a causal 3-D conv VAE compressing space and time, inflated from the image VAE (lesson 07)
+    clip               CLIPModel: lesson 08's text encoder and a ViViT video tower in one contrastive space
 """
 
+from minisora.models.clip import CLIP_PRESETS, CLIPConfig, CLIPModel, CLIPOutput, load_text_encoder, save_text_encoder
 from minisora.models.dit import CONDITIONINGS, DIT_PRESETS, DiT, DiTConfig, published_parameter_count
 from minisora.models.loading import load_model
 from minisora.models.unet import UNET_PRESETS, UNet, UNetConfig
@@ -24,4 +26,5 @@ __all__ = [
     "UNET_PRESETS", "VAE", "VAE_PRESETS", "VARIANTS", "DiagonalGaussian", "UNet", "UNetConfig", "VAEConfig", "ViT",
     "ViTConfig", "ViViT", "ViViTConfig", "inflate_patch_weights", "vae_loss",
     "VIDEO_VAE_PRESETS", "CausalVideoVAE", "VideoVAEConfig", "inflate_vae",
+    "CLIP_PRESETS", "CLIPConfig", "CLIPModel", "CLIPOutput", "load_text_encoder", "save_text_encoder",
 ]

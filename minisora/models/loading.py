@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from minisora.core.checkpoint import load_model
 from minisora.core.registry import register_network
+from minisora.models.clip import CLIPConfig, CLIPModel
 from minisora.models.dit import DiT, DiTConfig
 from minisora.models.unet import UNet, UNetConfig
 from minisora.models.vae import VAE, VAEConfig
@@ -15,8 +16,8 @@ from minisora.models.video_vae import CausalVideoVAE, VideoVAEConfig
 from minisora.models.vit import ViT, ViTConfig
 from minisora.models.vivit import ViViT, ViViTConfig
 
-for _network, _config in ((CausalVideoVAE, VideoVAEConfig), (DiT, DiTConfig), (UNet, UNetConfig), (VAE, VAEConfig),
-                          (ViT, ViTConfig), (ViViT, ViViTConfig)):
+for _network, _config in ((CausalVideoVAE, VideoVAEConfig), (CLIPModel, CLIPConfig), (DiT, DiTConfig),
+                          (UNet, UNetConfig), (VAE, VAEConfig), (ViT, ViTConfig), (ViViT, ViViTConfig)):
     register_network(_network, _config)
 
 __all__ = ["load_model"]

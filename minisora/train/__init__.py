@@ -10,7 +10,7 @@
     ema          an exponential moving average of a network's weights, the copy one samples from
     denoiser     `train_denoiser`: Algorithm 1 of Ho et al. on a tensor of images or latents
     autoencoder  `train_vae` on Bouncing Shapes frames and the judge's gate on reconstructions (any autoencoder)
-    recipes      named recipes for `minisora train RECIPE` (dit, vae, video-vae)
+    recipes      named recipes for `minisora train RECIPE` (dit, vae, video-vae, text-encoder)
 """
 
 from minisora.train.autoencoder import (
