@@ -1,5 +1,8 @@
 """Checkpoints (minisora.core.checkpoint) and load_model (minisora.models.loading): round trips and clear errors."""
 
+import os
+import stat
+
 import pytest
 import torch
 
@@ -141,3 +144,15 @@ def test_atomic_save_refuses_folders_and_unwritable_places(tmp_path):
     with pytest.raises(ValueError, match="cannot create the folder"):
         atomic_save({"a": 1}, tmp_path / "file" / "x.pt")
     assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_atomic_save_gives_the_file_the_usual_mode_not_a_private_one(tmp_path):
+    from minisora.core import atomic_save
+
+    umask = os.umask(0o022)
+    try:
+        path = atomic_save({"a": 1}, tmp_path / "x.pt")
+        (tmp_path / "plain").write_text("")
+    finally:
+        os.umask(umask)
+    assert stat.S_IMODE(path.stat().st_mode) == stat.S_IMODE((tmp_path / "plain").stat().st_mode) == 0o644

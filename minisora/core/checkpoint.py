@@ -90,6 +90,10 @@ def atomic_save(obj, path: str | pathlib.Path) -> pathlib.Path:
             torch.save(obj, file)
             file.flush()
             os.fsync(file.fileno())  # the bytes are on disk before the name points at them
+        # mkstemp makes the file private (0600); give it the mode any new file gets here (0644 under umask 022).
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(temporary, 0o666 & ~umask)
         os.replace(temporary, path)
     except BaseException:
         pathlib.Path(temporary).unlink(missing_ok=True)
