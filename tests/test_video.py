@@ -88,12 +88,26 @@ def test_gif_merges_identical_consecutive_frames(tmp_path):
     assert back.shape[0] == 6  # mp4 keeps every frame
 
 
-def test_values_outside_unit_range_are_clipped():
-    video = torch.full((2, 3, 4, 4), 1.2)
-    video[0] = -0.3
+def test_values_slightly_outside_unit_range_are_clipped():
+    video = torch.full((2, 3, 4, 4), 1.08)  # a sample's overshoot
+    video[0] = -0.07
     frames = _to_uint8_fhwc(video)
     assert frames.shape == (2, 4, 4, 3) and frames.dtype == np.uint8
     assert frames[0].max() == 0 and frames[1].min() == 255
+
+
+@pytest.mark.parametrize("values, fix", [
+    ((-1.0, 1.0), r"\(video \+ 1\) / 2"),  # a model's output, not converted: its black background would be lost
+    ((0.0, 255.0), r"video / 255"),  # bytes as floats: everything would read back white
+    ((-3.0, 40.0), r"rescale it into \[0, 1\]"),
+    ((0.0, 1.3), r"rescale it into \[0, 1\]"),  # overshoot beyond clipping: neither conversion fits
+])
+def test_values_far_outside_unit_range_are_refused_with_the_fix(tmp_path, values, fix):
+    video = moving_square().clone()
+    video[0], video[1] = values
+    with pytest.raises(ValueError, match=r"must be in \[0, 1\].*got \[.*\]; .*" + fix):
+        save_video(tmp_path / "clip.mp4", video)
+    assert not (tmp_path / "clip.mp4").exists()
 
 
 def test_read_video_max_frames(tmp_path):

