@@ -89,3 +89,43 @@ def test_the_video_vaes_latent_statistics_are_those_of_their_training_clips(vide
         latents = vae.encode(to_model_range(fit[:16]))  # (16, F', 4, 8, 8), normalized
     per_channel = latents.transpose(0, 2).flatten(1)  # (4, everything else)
     assert per_channel.mean(1).abs().max() < 0.3 and (per_channel.std(1) - 1).abs().max() < 0.3
+
+
+@pytest.fixture(scope="module")
+def clip_model():
+    from minisora.models.clip import CLIPModel
+
+    return load_model(data_file("text_encoder.pt"), expect=CLIPModel)
+
+
+def test_the_text_encoder_is_small_made_by_its_commands_and_loads_alone(clip_model):
+    from minisora.models.clip import load_text_encoder
+    from minisora.text import TextEncoder
+
+    path = data_file("text_encoder.pt")
+    assert path.stat().st_size < 8 * MB and "training" not in read_checkpoint(path)
+    meta = clip_model.checkpoint_metadata
+    assert meta["command"].startswith("minisora train text-encoder") and not meta["fast"]
+    assert meta["export_command"].startswith("minisora export")
+    text = load_text_encoder(path)
+    assert isinstance(text, TextEncoder)
+    captions = ["a small red circle moving left", "a large blue square bouncing on a gray background"]
+    with torch.no_grad():  # the text tower alone gives the pair's text embeddings
+        assert torch.equal(text.embed(text.encode_text(captions).pooled), clip_model.encode_text(captions))
+
+
+def test_the_text_encoder_retrieves_as_logged_and_far_above_chance(clip_model):
+    from minisora.train.recipes.text_encoder import TextEncoderRecipe, evaluate_retrieval
+
+    meta, options = clip_model.checkpoint_metadata, TextEncoderRecipe()
+    results = evaluate_retrieval(clip_model, meta["eval_clips"], options.frames, options.size, "cpu")
+    for split, styles in results.items():
+        for style, directions in styles.items():
+            for direction, scores in directions.items():
+                logged = meta["retrieval"][split][style][direction]
+                for name, value in scores.items():
+                    tolerance = 0.5 if name == "mean_rank" else 0.02  # the same clips: equal up to float rounding
+                    assert value == pytest.approx(logged[name], abs=tolerance), (split, style, direction, name)
+    chance_top5 = 5 / meta["eval_clips"]
+    for style in ("canonical", "free"):  # held-out (colour, shape, motion) triples: never seen in training
+        assert results["holdout"][style]["text_to_video"]["top5"] > chance_top5 + 0.3, results["holdout"][style]
