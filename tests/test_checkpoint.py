@@ -149,10 +149,9 @@ def test_atomic_save_refuses_folders_and_unwritable_places(tmp_path):
 def test_atomic_save_gives_the_file_the_usual_mode_not_a_private_one(tmp_path):
     from minisora.core import atomic_save
 
+    path = atomic_save({"a": 1}, tmp_path / "x.pt")
+    (tmp_path / "plain").write_text("")  # the mode any new file gets under this process's umask
     umask = os.umask(0o022)
-    try:
-        path = atomic_save({"a": 1}, tmp_path / "x.pt")
-        (tmp_path / "plain").write_text("")
-    finally:
-        os.umask(umask)
-    assert stat.S_IMODE(path.stat().st_mode) == stat.S_IMODE((tmp_path / "plain").stat().st_mode) == 0o644
+    os.umask(umask)
+    assert stat.S_IMODE(path.stat().st_mode) == stat.S_IMODE((tmp_path / "plain").stat().st_mode)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~umask  # not mkstemp's 0600 (unless the umask is 077)

@@ -69,6 +69,12 @@ def data_file(name: str) -> pathlib.Path:
                             f"(data/ ships it) or set MINISORA_DATA to the folder that holds it")
 
 
+# The process's umask, read once at import: os.umask can only be read by setting it, and setting it
+# while other threads create files would race with them.
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
+
+
 def atomic_save(obj, path: str | pathlib.Path) -> pathlib.Path:
     """`torch.save(obj)` to `path` atomically: a temporary file in the same folder, flush, fsync, `os.replace`."""
     path = pathlib.Path(path)
@@ -91,9 +97,7 @@ def atomic_save(obj, path: str | pathlib.Path) -> pathlib.Path:
             file.flush()
             os.fsync(file.fileno())  # the bytes are on disk before the name points at them
         # mkstemp makes the file private (0600); give it the mode any new file gets here (0644 under umask 022).
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(temporary, 0o666 & ~umask)
+        os.chmod(temporary, 0o666 & ~_UMASK)
         os.replace(temporary, path)
     except BaseException:
         pathlib.Path(temporary).unlink(missing_ok=True)
