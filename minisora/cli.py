@@ -6,9 +6,11 @@
     minisora train --list                 the recipes (dit, vae, video-vae, text-encoder; later t2v)
     minisora export DIR --out data/video_vae_f4t2.pt   a run's network (its EMA) as one small model file
     minisora train-vae --out data/vae_f4_32px.pt   the `vae` recipe, saved as one model file (what data/ ships)
+    minisora generate "a small red circle moving left" --out red.mp4   text to video with the shipped model
+    minisora evaluate --prompts 300 --out scores.json   the judge's table of a text-to-video model
 
 `python -m minisora` is the same command; under `torchrun --nproc_per_node=N -m minisora train ...`
-each process trains one data-parallel rank. (`generate` joins with the text-to-video model, lesson 09.)
+each process trains one data-parallel rank.
 """
 
 from __future__ import annotations
@@ -71,6 +73,30 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--out", type=pathlib.Path, required=True, help="the model file to write, e.g. data/x.pt")
     export.add_argument("--raw", action="store_true", help="the raw weights instead of the EMA")
     export.add_argument("--force", action="store_true", help="replace --out if it exists")
+
+    generate = commands.add_parser("generate", help="a video from a text prompt (the shipped model or --checkpoint)")
+    generate.add_argument("prompt", help='e.g. "a small red circle moving left on a gray background"')
+    generate.add_argument("--out", type=pathlib.Path, required=True, help="a .mp4 or .gif path")
+    generate.add_argument("--checkpoint", type=pathlib.Path, help="a t2v model file or run folder (data/t2v.pt)")
+    generate.add_argument("--frames", type=_positive, help="frames (default: the model's trained count)")
+    generate.add_argument("--height", type=_positive, help="pixels (default: the model's trained size)")
+    generate.add_argument("--width", type=_positive, help="pixels (default: the model's trained size)")
+    generate.add_argument("--steps", type=_positive, default=25, help="sampling steps")
+    generate.add_argument("--guidance", type=float, help="classifier-free guidance scale (1 = none; default: the "
+                                                         "pipeline's)")
+    generate.add_argument("--seed", type=int, default=0)
+    generate.add_argument("--scale", type=_positive, default=4, help="nearest-neighbour upscaling when saving")
+    generate.add_argument("--device", help="cpu or cuda (default: cuda when there is one)")
+    generate.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    evaluate = commands.add_parser("evaluate", help="the judge's table of a t2v model over seen and held-out prompts")
+    evaluate.add_argument("--checkpoint", type=pathlib.Path, help="a t2v model file or run folder (data/t2v.pt)")
+    evaluate.add_argument("--prompts", type=_positive, default=300, help="an even number: half seen, half held-out")
+    evaluate.add_argument("--steps", type=_positive, default=25, help="sampling steps")
+    evaluate.add_argument("--guidance", type=float, help="classifier-free guidance scale (default: the pipeline's)")
+    evaluate.add_argument("--seed", type=int, default=0)
+    evaluate.add_argument("--out", type=pathlib.Path, help="a .json file for the table and the settings")
+    evaluate.add_argument("--device", help="cpu or cuda (default: cuda when there is one)")
 
     vae = commands.add_parser("train-vae",
                               help="the vae recipe under its old name: train lesson 03's VAE, save one file")
@@ -157,6 +183,73 @@ def run_export(args: argparse.Namespace) -> pathlib.Path:
     return path
 
 
+def _check_out_file(path: pathlib.Path, suffixes: tuple[str, ...]) -> None:
+    """A ValueError naming the fix when `path` cannot be written: a wrong suffix, a folder, an unmakeable parent."""
+    if path.suffix.lower() not in suffixes:
+        raise ValueError(f"--out {path}: the file must end in {' or '.join(suffixes)}")
+    if path.is_dir():
+        raise ValueError(f"--out {path} is a folder; pass a file name such as {path / ('video' + suffixes[0])}")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise ValueError(f"--out {path}: cannot create {path.parent} ({error.strerror}); "
+                         "choose a folder you can write to") from error
+    import os
+
+    if not os.access(path.parent, os.W_OK):
+        raise ValueError(f"--out {path}: {path.parent} is not writable; choose a folder you can write to")
+
+
+def _pipeline(args: argparse.Namespace):
+    from minisora.core import get_device
+    from minisora.pipeline import TextToVideoPipeline
+
+    return TextToVideoPipeline.from_pretrained(args.checkpoint, device=get_device(args.device))
+
+
+def run_generate(args: argparse.Namespace) -> pathlib.Path:
+    """`minisora generate`: one prompt -> one video file, with a progress bar over the sampling steps."""
+    _check_out_file(args.out, (".mp4", ".gif"))
+    pipe = _pipeline(args)
+    extra = {} if args.guidance is None else {"guidance_scale": args.guidance}
+    start = time.perf_counter()
+    video = pipe(args.prompt, num_frames=args.frames, height=args.height, width=args.width,
+                 num_inference_steps=args.steps, seed=args.seed, progress=not args.no_progress, **extra)
+    path = save_video(args.out, video, fps=pipe.fps, scale=args.scale)
+    print(f"wrote {path}: {video.shape[0]} frames of {video.shape[2]}x{video.shape[3]} for {args.prompt!r} "
+          f"(seed {args.seed}, {args.steps} steps, {time.perf_counter() - start:.1f} s)")
+    return path
+
+
+def run_evaluate(args: argparse.Namespace) -> dict:
+    """`minisora evaluate`: the judge's table over a prompt suite, printed and optionally written as JSON."""
+    import json
+
+    from minisora.pipeline import evaluate_pipeline, format_table, prompt_suite, score_table
+    from minisora.pipeline.evaluate import as_json
+
+    if args.out is not None:
+        _check_out_file(args.out, (".json",))
+    if args.prompts % 2:
+        raise ValueError(f"--prompts {args.prompts}: pass an even number (half seen, half held-out)")
+    pipe = _pipeline(args)
+    start = time.perf_counter()
+    records = evaluate_pipeline(pipe, prompt_suite(args.prompts), num_inference_steps=args.steps,
+                                guidance_scale=args.guidance, seed=args.seed, progress=True)
+    seconds = time.perf_counter() - start
+    rows = score_table(records)
+    print(format_table(rows))
+    print(f"{len(records)} videos in {seconds:.0f} s ({seconds / len(records):.2f} s per video, generation and "
+          "judging)")
+    result = {"command": "minisora " + shlex.join(args.argv), "checkpoint": str(args.checkpoint or "data/t2v.pt"),
+              "steps": args.steps, "guidance": args.guidance, "seed": args.seed, "prompts": args.prompts,
+              "seconds": seconds, "rows": as_json(rows)}
+    if args.out is not None:
+        args.out.write_text(json.dumps(result, indent=1) + "\n")
+        print(f"wrote {args.out}")
+    return result
+
+
 def run_train_vae(args: argparse.Namespace) -> pathlib.Path:
     """The `vae` recipe (lesson 03's VAE and its gate), saved as one model file with the command and scores."""
     import tempfile
@@ -200,6 +293,10 @@ def main(argv: list[str] | None = None) -> int:
             run_export(args)
         elif args.command == "train-vae":
             run_train_vae(args)
+        elif args.command == "generate":
+            run_generate(args)
+        elif args.command == "evaluate":
+            run_evaluate(args)
     except (ValueError, FileNotFoundError) as error:
         print(f"minisora {args.command}: {error}", file=sys.stderr)
         return 2

@@ -9,8 +9,7 @@ loss and the batch stream. Under `MINISORA_FAST=1` a recipe starts from its smal
     vae        lesson 03's VAE on Bouncing Shapes frames, with the judge's gate at the end
     video-vae  lesson 07's video VAEs (causal 3-D, inflated from the 2-D VAE; or per frame) on clips, gated
     text-encoder  lesson 08's CLIP (text encoder + ViViT video tower) on captioned clips, with retrieval scores
-
-Lesson 09 adds `t2v` here.
+    t2v        lesson 09's text-to-video DiT on the video VAE's latents, reading the text encoder's tokens
 """
 
 from __future__ import annotations
@@ -133,6 +132,7 @@ def _parse(text: str, kind, key: str):
 
 # The recipes register themselves on import.
 from minisora.train.recipes import dit as _dit  # noqa: E402,F401
+from minisora.train.recipes import t2v as _t2v  # noqa: E402,F401
 from minisora.train.recipes import text_encoder as _text_encoder  # noqa: E402,F401
 from minisora.train.recipes import vae as _vae  # noqa: E402,F401
 from minisora.train.recipes import video_vae as _video_vae  # noqa: E402,F401

@@ -1,0 +1,103 @@
+"""TextToVideoModel (lesson 09): the text encoder inside the denoiser, frozen or trained, caption dropout, files."""
+
+import dataclasses
+
+import pytest
+import torch
+
+from minisora.core import load_model, save_checkpoint
+from minisora.models import TextToVideoConfig, TextToVideoModel, VideoDiTConfig
+from minisora.text.encoder import TEXT_ENCODER_PRESETS
+
+TEXT = TEXT_ENCODER_PRESETS["tiny"]  # dim 32
+DIT = VideoDiTConfig(num_frames=4, input_size=(4, 4), dim=32, depth=1, num_heads=2, context_dim=TEXT.dim)
+CAPTIONS = ["a small red circle moving left", "a large blue square bouncing on a gray background"]
+
+
+def tiny(**overrides) -> TextToVideoModel:
+    torch.manual_seed(0)
+    model = TextToVideoModel(TextToVideoConfig(dit=DIT, text=TEXT), **overrides)
+    with torch.no_grad():  # a non-zero DiT, so outputs depend on their inputs
+        for param in model.dit.parameters():
+            param.copy_(torch.randn_like(param) * 0.2)
+    return model
+
+
+def batch(model, captions=CAPTIONS):
+    ids, mask = model.tokenizer.encode(captions)
+    return torch.randn(len(captions), 4, 4, 4, 4), torch.tensor([300.0] * len(captions)), ids, mask
+
+
+def test_frozen_text_gets_no_gradient_and_trained_text_does():
+    for train_text in (False, True):
+        model = tiny(train_text=train_text).train()
+        x, t, ids, mask = batch(model)
+        model(x, t, ids, mask).pow(2).mean().backward()
+        text_grads = [p.grad for p in model.text.parameters()]
+        assert all(p.requires_grad == train_text for p in model.text.parameters())
+        if train_text:
+            assert any(g is not None and g.abs().max() > 0 for g in text_grads)
+        else:
+            assert all(g is None for g in text_grads)
+        assert all(p.grad is not None for p in model.dit.parameters())
+
+
+def test_no_caption_is_the_empty_caption():
+    model = tiny().eval()
+    x, t, ids, mask = batch(model)
+    null_ids, null_mask = model.tokenizer.encode(["", ""])
+    torch.testing.assert_close(model(x, t), model(x, t, null_ids, null_mask))
+    assert (model(x, t) - model(x, t, ids, mask)).abs().max() > 1e-4
+
+
+def test_caption_dropout_only_in_training():
+    model = tiny(text_dropout_prob=0.999).train()
+    x, t, ids, mask = batch(model)
+    torch.manual_seed(3)
+    dropped = model(x, t, ids, mask)
+    model.eval()
+    torch.testing.assert_close(dropped, model(x, t))  # every caption dropped to "" (p = 0.999)
+    assert (model(x, t, ids, mask) - dropped).abs().max() > 1e-4  # eval: the captions are read
+
+
+def test_trailing_padding_is_trimmed_without_changing_the_output():
+    model = tiny().eval()
+    x, t, ids, mask = batch(model)
+    length = int(mask.sum(dim=1).max())
+    torch.testing.assert_close(model(x, t, ids[:, :length], mask[:, :length]), model(x, t, ids, mask))
+
+
+def test_checkpoint_round_trip_rebuilds_both_configs(tmp_path):
+    model = tiny().eval()
+    path = save_checkpoint(tmp_path / "t2v.pt", model)
+    loaded = load_model(path, expect=TextToVideoModel)
+    assert loaded.config == model.config
+    x, t, ids, mask = batch(model)
+    torch.testing.assert_close(loaded(x, t, ids, mask), model(x, t, ids, mask))
+
+
+@pytest.mark.parametrize("overrides, words", [
+    ({"dit": dataclasses.replace(DIT, context_dim=16)}, "context_dim"),
+    ({"train_text": 1}, "train_text"),
+    ({"text_dropout_prob": 1.0}, "text_dropout_prob"),
+    ({"text_dropout_prob": -0.1}, "text_dropout_prob"),
+    ({"dit": "cpu"}, "dit=VideoDiTConfig"),
+])
+def test_bad_configs_are_refused_by_name(overrides, words):
+    with pytest.raises(ValueError, match=words):
+        TextToVideoConfig(**{"dit": DIT, "text": TEXT, **overrides})
+
+
+def test_bad_inputs_are_refused_by_name():
+    model = tiny()
+    x, t, ids, mask = batch(model)
+    with pytest.raises(ValueError, match="together"):
+        model(x, t, ids)
+    with pytest.raises(ValueError, match="one caption per video"):
+        model(x, t, ids[:1], mask[:1])
+    with pytest.raises(ValueError, match="x must be latents"):
+        model(x[0], t, ids, mask)
+    with pytest.raises(ValueError, match="mask must be a bool"):
+        model(x, t, ids, mask.float())
+    with pytest.raises(ValueError, match="ids must be integer"):
+        model(x, t, ids.float(), mask)

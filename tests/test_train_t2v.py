@@ -1,0 +1,74 @@
+"""Recipe `t2v` (lesson 09): the cached latents, both objectives, caption choice, options refused by name."""
+
+import dataclasses
+
+import pytest
+import torch
+
+from minisora.core import data_file, load_model, read_checkpoint
+from minisora.data import BouncingShapes
+from minisora.models import VAE, TextToVideoModel
+from minisora.train.recipes import get_recipe, recipe_options
+from minisora.train.recipes.t2v import build_model, choose_captions, encode_clips, t2v_loss
+from minisora.train.run import train_recipe
+
+
+def test_fast_run_trains_and_stores_what_the_pipeline_needs(tmp_path):
+    trainer = train_recipe("t2v", tmp_path, progress=False, fast=True)
+    assert len(trainer.losses) == 3 and all(torch.isfinite(torch.tensor(trainer.losses)))
+    meta = read_checkpoint(tmp_path / "last.pt")["metadata"]
+    assert meta["options"]["vae"] == "video_vae_f4.pt" and meta["options"]["objective"] == "flow"
+    assert meta["final_loss"] == pytest.approx(sum(trainer.losses) / 3)
+    model = load_model(tmp_path / "last.pt", expect=TextToVideoModel)
+    shipped = load_model(data_file("text_encoder.pt"))
+    # The text tower inside is the shipped encoder, unchanged (frozen).
+    torch.testing.assert_close(model.text.state_dict(), shipped.text.state_dict())
+
+
+def test_v_prediction_objective_trains(tmp_path):
+    trainer = train_recipe("t2v", tmp_path, progress=False, fast=True, overrides={"objective": "v_prediction"})
+    assert all(torch.isfinite(torch.tensor(trainer.losses)))
+
+
+def test_the_cache_encodes_every_clip_with_both_captions():
+    vae = load_model(data_file("video_vae_f4.pt"), expect=VAE)
+    clips = BouncingShapes(length=3, num_frames=4, height=16, width=16, seed=0)
+    cache = encode_clips(vae, clips, "cpu", batch_size=2)
+    assert cache["latents"].shape == (3, 4, 4, 4, 4)
+    assert cache["canonical"] == [clips[i]["spec"] for i in range(3)]
+    assert cache["free"] == [clips[i]["caption"] for i in range(3)]
+
+
+def test_caption_choice_follows_the_probability():
+    ids_a, ids_b = torch.zeros(400, 3, dtype=torch.long), torch.ones(400, 3, dtype=torch.long)
+    mask = torch.ones(400, 3, dtype=torch.bool)
+    batch = {"x": torch.zeros(400, 1), "ids_canonical": ids_a, "mask_canonical": mask, "ids_free": ids_b,
+             "mask_free": mask}
+    torch.manual_seed(0)
+    ids, _ = choose_captions(batch, 0.25)
+    share = float((ids[:, 0] == 0).float().mean())
+    assert 0.18 < share < 0.32  # 100 expected of 400, sd ~ 8.7
+    assert bool((choose_captions(batch, 1.0)[0] == 0).all()) and bool((choose_captions(batch, 0.0)[0] == 1).all())
+
+
+def test_ablation_options_reach_the_model():
+    recipe = get_recipe("t2v")
+    options = recipe_options(recipe, fast=True, overrides={"attention": "spatial", "tubelet_frames": "1",
+                                                           "train_text": "true"})
+    model = build_model(options)
+    cfg = model.config
+    assert cfg.dit.attention == "spatial" and cfg.dit.tubelet_frames == 1 and cfg.train_text
+    assert all(p.requires_grad for p in model.text.parameters())
+
+
+def test_bad_options_are_refused_by_name():
+    recipe = get_recipe("t2v")
+    options = recipe_options(recipe, fast=True)
+    with pytest.raises(ValueError, match="preset"):
+        build_model(dataclasses.replace(options, preset="huge"))
+    with pytest.raises(ValueError, match="objective"):
+        t2v_loss("epsilon", 0.5)
+    with pytest.raises(ValueError, match="attention"):
+        build_model(dataclasses.replace(options, attention="joint"))
+    with pytest.raises(ValueError, match="no setting"):
+        recipe_options(recipe, fast=True, overrides={"objectve": "flow"})
