@@ -38,14 +38,15 @@ lab: $(STAMP) ## create .venv if missing, install minisora with its extras, open
 test: $(STAMP) ## the same environment, then every unit test and every notebook in fast mode (what CI runs)
 	MINISORA_FAST=1 $(BIN)/python -m pytest tests --nbval-lax lessons solutions
 
-demo: $(STAMP) ## render captioned Bouncing Shapes videos (mp4 + gif) into outputs/demo/
-	$(BIN)/minisora demo --out outputs/demo
+demo: $(STAMP) ## render captioned Bouncing Shapes videos and generate a few from text with data/t2v.pt, into outputs/demo/
+	$(BIN)/minisora demo --out outputs/demo --generate
 
-bench: $(STAMP) ## speed vs peers (renderer vs PIL; U-Net, attention and DiT vs diffusers), the judge's validation
+bench: $(STAMP) ## speed vs peers (renderer vs PIL; U-Net, attention, DiT and video DiT vs diffusers), the judge's validation
 	$(BIN)/python bench/bench_render.py
 	$(BIN)/python bench/bench_unet.py
 	$(BIN)/python bench/bench_attention.py
 	$(BIN)/python bench/bench_dit.py
+	$(BIN)/python bench/bench_video_dit.py
 	$(BIN)/python bench/validate_judge.py
 
 # Full mode: re-run every notebook in place to refresh the committed outputs (slow).

@@ -26,6 +26,16 @@ import numpy as np
 from minisora.core import save_video
 from minisora.data import FPS, render, render_scene, sample_scene
 
+# What `minisora demo --generate` asks the shipped text-to-video model for (the README's strip): one object
+# each (the goal the model is judged on), every motion, both backgrounds, a free phrasing and a camera move.
+DEMO_PROMPTS = (
+    "a large red circle moving right",
+    "a small yellow square bouncing on a gray background",
+    "a large blue triangle moving up",
+    "there is a big green ball drifting to the left",
+    "a large white square moving down on a gray background",
+    "a large magenta circle staying still, the camera pans left",
+)
 DEMO_CAPTIONS = (
     "a large red circle bouncing and a small blue square moving right",
     "a small yellow triangle moving up and a large cyan circle staying still on a gray background",
@@ -49,6 +59,10 @@ def build_parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="render a few captioned Bouncing Shapes videos (mp4 + gif)")
     demo.add_argument("--out", type=pathlib.Path, default=pathlib.Path("outputs/demo"))
     demo.add_argument("--random", type=_positive, default=4, help="how many random scenes to add")
+    demo.add_argument("--generate", action="store_true",
+                      help="also generate the demo prompts with the shipped text-to-video model (data/t2v.pt)")
+    demo.add_argument("--strip", type=pathlib.Path,
+                      help="with --generate: write a PNG of the generated videos' frames beside their prompts here")
     _add_size_arguments(demo)
 
     one = commands.add_parser("render", help="render one canonical caption to a video file")
@@ -73,6 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--out", type=pathlib.Path, required=True, help="the model file to write, e.g. data/x.pt")
     export.add_argument("--raw", action="store_true", help="the raw weights instead of the EMA")
     export.add_argument("--force", action="store_true", help="replace --out if it exists")
+    export.add_argument("--half", action="store_true", help="store the weights as float16 (half the file)")
 
     generate = commands.add_parser("generate", help="a video from a text prompt (the shipped model or --checkpoint)")
     generate.add_argument("prompt", help='e.g. "a small red circle moving left on a gray background"')
@@ -134,8 +149,53 @@ def run_demo(args: argparse.Namespace) -> list[pathlib.Path]:
         lines.append(f"demo_{i:02d}: {clip.caption}")
     (args.out / "captions.txt").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
-    print(f"wrote {len(written)} videos to {args.out}")
+    if args.generate:
+        written += run_demo_generate(args)
+    elif args.strip is not None:
+        raise ValueError("--strip draws the generated videos: pass --generate too")
+    print(f"wrote {len(written)} videos to {args.out}" + (f" and {args.strip}" if args.strip else ""))
     return written
+
+
+def run_demo_generate(args: argparse.Namespace) -> list[pathlib.Path]:
+    """The demo prompts through the shipped text-to-video model: a gif each, prompts.txt, and optionally a strip."""
+    from minisora.pipeline import TextToVideoPipeline
+
+    if args.strip is not None:
+        _check_out_file(args.strip, (".png",))
+    pipe = TextToVideoPipeline.from_pretrained()
+    videos = pipe(list(DEMO_PROMPTS), num_inference_steps=25, seed=args.seed)  # (B, F, 3, H, W)
+    written = [save_video(args.out / f"generated_{i:02d}.gif", video, fps=pipe.fps, scale=args.scale)
+               for i, video in enumerate(videos)]
+    lines = [f"generated_{i:02d}: {prompt}" for i, prompt in enumerate(DEMO_PROMPTS)]
+    (args.out / "prompts.txt").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+    if args.strip is not None:
+        draw_strip(videos, DEMO_PROMPTS, args.strip, f"minisora generate, seed {args.seed}, 25 steps")
+    return written
+
+
+def draw_strip(videos, prompts, path: pathlib.Path, title: str) -> pathlib.Path:
+    """One row per video: its prompt, then 8 of its frames (a PNG GitHub shows)."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only, no display
+    import matplotlib.pyplot as plt
+
+    from minisora.core import frame_strip
+
+    rows = [frame_strip(video, max_frames=8, scale=2) for video in videos]
+    figure, axes = plt.subplots(len(rows), 1, figsize=(9, 1.05 * len(rows)), squeeze=False)
+    for axis, strip, prompt in zip(axes[:, 0], rows, prompts):
+        axis.imshow(strip)
+        axis.set_xticks([])
+        axis.set_yticks([])
+        axis.set_title(f'"{prompt}"', fontsize=9, loc="left")
+    figure.suptitle(title, fontsize=8, x=0.99, ha="right")
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+    return path
 
 
 def parse_settings(settings: list[str]) -> dict[str, str]:
@@ -174,7 +234,7 @@ def run_export(args: argparse.Namespace) -> pathlib.Path:
     from minisora.core import read_checkpoint
     from minisora.train.export import export_model
 
-    path = export_model(args.run, args.out, ema=False if args.raw else None, force=args.force,
+    path = export_model(args.run, args.out, ema=False if args.raw else None, force=args.force, half=args.half,
                         command="minisora " + shlex.join(args.argv))
     size = path.stat().st_size / 2**20
     meta = read_checkpoint(path)["metadata"]
@@ -243,7 +303,11 @@ def run_evaluate(args: argparse.Namespace) -> dict:
           "judging)")
     result = {"command": "minisora " + shlex.join(args.argv), "checkpoint": str(args.checkpoint or "data/t2v.pt"),
               "steps": args.steps, "guidance": args.guidance, "seed": args.seed, "prompts": args.prompts,
-              "seconds": seconds, "rows": as_json(rows)}
+              "seconds": seconds, "rows": as_json(rows),
+              # Every verdict, so a test can generate some of the same videos again and compare.
+              "records": [{"prompt": r["prompt"].prompt, "spec": r["prompt"].spec, "split": r["prompt"].split,
+                           "match": r["match"], "failures": [k for k, ok in r["checks"].items() if not ok]}
+                          for r in records]}
     if args.out is not None:
         args.out.write_text(json.dumps(result, indent=1) + "\n")
         print(f"wrote {args.out}")

@@ -129,3 +129,32 @@ def test_the_text_encoder_retrieves_as_logged_and_far_above_chance(clip_model):
     chance_top5 = 5 / meta["eval_clips"]
     for style in ("canonical", "free"):  # held-out (colour, shape, motion) triples: never seen in training
         assert results["holdout"][style]["text_to_video"]["top5"] > chance_top5 + 0.3, results["holdout"][style]
+
+
+def test_the_text_to_video_model_is_small_and_made_by_its_commands():
+    path = data_file("t2v.pt")
+    assert path.stat().st_size < 15 * MB
+    checkpoint = read_checkpoint(path)
+    assert "training" not in checkpoint and checkpoint["class"] == "TextToVideoModel"
+    meta = checkpoint["metadata"]
+    assert meta["command"].startswith("minisora train t2v") and meta["export_command"].startswith("minisora export")
+    assert meta["options"]["vae"] == "video_vae_f4.pt" and not meta["fast"]
+
+
+def test_the_text_to_video_model_generates_as_scored():
+    """The first 50 prompts of data/t2v_scores.json's suite, generated and judged again: the same verdicts."""
+    import json
+
+    from minisora.pipeline import TextToVideoPipeline, evaluate_pipeline, prompt_suite
+
+    scores = json.loads(data_file("t2v_scores.json").read_text())
+    pipe = TextToVideoPipeline.from_pretrained()
+    suite = prompt_suite(scores["prompts"])[:50]  # the first batch of `minisora evaluate` (batch 50, seed + 0)
+    records = evaluate_pipeline(pipe, suite, num_inference_steps=scores["steps"], guidance_scale=scores["guidance"],
+                                seed=scores["seed"], batch_size=50)
+    logged = scores["records"][:50]
+    assert [r["prompt"].spec for r in records] == [entry["spec"] for entry in logged]
+    agree = sum(r["match"] == entry["match"] for r, entry in zip(records, logged))
+    assert agree >= 47, f"only {agree} of 50 verdicts as logged"  # a few may flip under another torch build
+    colours = [ok for r in records for name, ok in r["checks"].items() if name.endswith("color")]
+    assert sum(colours) / len(colours) > 0.8  # far above chance: the colour words are followed

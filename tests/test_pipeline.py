@@ -164,5 +164,20 @@ def test_cli_evaluate_writes_json(run_dir, tmp_path, capsys):
 
     result = json.loads(out.read_text())
     assert result["prompts"] == 2 and result["rows"][0]["split"] == "seen"
+    assert [r["split"] for r in result["records"]] == ["seen", "holdout"]
     assert main(["evaluate", "--checkpoint", str(run_dir), "--prompts", "3"]) == 2
     assert "even" in capsys.readouterr().err
+
+
+def test_cli_generate_with_the_shipped_model_and_the_demo_strip(tmp_path, capsys):
+    """What a fresh clone can do after `make lab`: text to video with data/t2v.pt, and `make demo`'s strip."""
+    out = tmp_path / "red.mp4"
+    assert main(["generate", PROMPT, "--out", str(out), "--no-progress"]) == 0
+    video, _ = read_video(out)
+    assert video.shape[0] == 16
+    strip = tmp_path / "strip.png"
+    assert main(["demo", "--out", str(tmp_path / "demo"), "--random", "1", "--frames", "8", "--height", "32",
+                 "--width", "32", "--generate", "--strip", str(strip)]) == 0
+    assert strip.stat().st_size > 1000 and len(list((tmp_path / "demo").glob("generated_*.gif"))) == 6
+    assert main(["demo", "--out", str(tmp_path / "demo2"), "--strip", str(strip)]) == 2
+    assert "--generate" in capsys.readouterr().err

@@ -29,6 +29,8 @@ def test_export_keeps_the_ema_and_the_run_metadata_and_is_smaller(run, tmp_path,
     assert exported["metadata"]["step"] == 4 and exported["metadata"]["recipe"] == "vae"
     assert exported["metadata"]["command"] == "minisora train vae ..." and "gate" in exported["metadata"]
     assert exported["metadata"]["export_command"].startswith("minisora export")
+    seconds = read_checkpoint(run / "last.pt")["training"]["seconds"]
+    assert seconds > 0 and exported["metadata"]["train_seconds"] == seconds  # what the file cost to train
     assert (tmp_path / "vae.pt").stat().st_size < (run / "last.pt").stat().st_size / 2
     model, ema = load_model(tmp_path / "vae.pt", expect=VAE), load_model(run / "last.pt")
     raw = load_model(run / "last.pt", ema=False)
@@ -68,3 +70,17 @@ def test_a_fast_mode_run_is_not_exported(tmp_path):
     train_recipe("vae", tmp_path / "fast", steps=2, overrides={"gate_clips": "2"}, progress=False, fast=True)
     with pytest.raises(ValueError, match="fast-mode run"):
         export_model(tmp_path / "fast", tmp_path / "vae.pt")
+
+
+def test_half_stores_float16_and_loads_back_into_float32(run, tmp_path):
+    assert main(["export", str(run), "--out", str(tmp_path / "half.pt"), "--half"]) == 0
+    assert main(["export", str(run), "--out", str(tmp_path / "full.pt")]) == 0
+    half, full = read_checkpoint(tmp_path / "half.pt"), read_checkpoint(tmp_path / "full.pt")
+    assert half["metadata"]["stored_as"] == "float16" and full["metadata"]["stored_as"] == "float32"
+    floats = [k for k, v in full["state_dict"].items() if v.is_floating_point()]
+    assert floats and all(half["state_dict"][k].dtype == torch.float16 for k in floats)
+    assert (tmp_path / "half.pt").stat().st_size < 0.6 * (tmp_path / "full.pt").stat().st_size
+    loaded, reference = load_model(tmp_path / "half.pt", expect=VAE), load_model(tmp_path / "full.pt", expect=VAE)
+    for (name, p), q in zip(loaded.state_dict().items(), reference.state_dict().values()):
+        assert p.dtype == q.dtype  # float32 again
+        torch.testing.assert_close(p, q, rtol=2**-10, atol=1e-7, msg=name)

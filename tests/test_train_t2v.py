@@ -72,3 +72,10 @@ def test_bad_options_are_refused_by_name():
         build_model(dataclasses.replace(options, attention="joint"))
     with pytest.raises(ValueError, match="no setting"):
         recipe_options(recipe, fast=True, overrides={"objectve": "flow"})
+
+
+def test_a_resumed_run_is_the_same_run(tmp_path):
+    whole = train_recipe("t2v", tmp_path / "whole", steps=4, progress=False, fast=True)
+    train_recipe("t2v", tmp_path / "split", steps=2, progress=False, fast=True)
+    resumed = train_recipe("t2v", tmp_path / "split", steps=4, resume=True, progress=False, fast=True)
+    assert resumed.losses[-2:] == whole.losses[-2:]

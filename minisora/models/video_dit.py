@@ -265,7 +265,7 @@ class VideoDiT(nn.Module):
         c = rearrange(c, "B f D -> (B f) D")
         modulation = rearrange(self.modulation(c), "Bf (six D) -> Bf six D", six=6)  # ((B f), 6, D)
         head_dim = cfg.dim // cfg.num_heads
-        frame_index = torch.arange(f, device=x.device)
+        frame_index = torch.arange(f)  # on the CPU: the angles are computed in float64, which MPS lacks
         if cfg.attention == "full":
             frame_index = frame_index.repeat_interleave(h * w)  # (f*s,): each token's frame
         rope = rope_angles(frame_index, head_dim).to(x.device)  # (f or f*s, d/2)

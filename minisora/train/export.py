@@ -33,12 +33,14 @@ def run_checkpoint(source: str | pathlib.Path) -> pathlib.Path:
 
 
 def export_model(source: str | pathlib.Path, out: str | pathlib.Path, *, ema: bool | None = None,
-                 force: bool = False, command: str = "") -> pathlib.Path:
+                 force: bool = False, half: bool = False, command: str = "") -> pathlib.Path:
     """Write the network a run trained (EMA by default) and its metadata to `out`; return `out`.
 
     A ValueError when `source` holds no training state (it is already a model file), when the
     run was a fast-mode smoke run, when `out` is `source` itself, or when `out` exists and
-    `force` is False (nothing is overwritten without being asked).
+    `force` is False (nothing is overwritten without being asked). `half` stores the floating-point
+    weights as float16 (half the file; `load_model` copies them back into the float32 network, so a
+    weight moves by at most 2^-11 of itself): what a file's scores are measured on is the file.
     """
     path = run_checkpoint(source)
     out = pathlib.Path(out)
@@ -60,7 +62,11 @@ def export_model(source: str | pathlib.Path, out: str | pathlib.Path, *, ema: bo
                          "ship; train it again with MINISORA_FAST=0")
     model = load_model(path, ema=ema)
     used_ema = ema is not False and training.get("ema") is not None
-    metadata.update(exported_from=str(path), weights="ema" if used_ema else "raw")
+    # The trainer's clock (seconds in fit, summed over resumes) is training state; keep it, it says what a file cost.
+    metadata.update(exported_from=str(path), weights="ema" if used_ema else "raw",
+                    train_seconds=float(training.get("seconds", 0.0)), stored_as="float16" if half else "float32")
+    if half:
+        model = model.half()  # floating-point parameters and buffers; the config (and so load_model) is unchanged
     if command:
         metadata["export_command"] = command
     return save_checkpoint(out, model, **metadata)
