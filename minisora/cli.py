@@ -8,6 +8,7 @@
     minisora train-vae --out data/vae_f4_32px.pt   the `vae` recipe, saved as one model file (what data/ ships)
     minisora generate "a small red circle moving left" --out red.mp4   text to video with the shipped model
     minisora evaluate --prompts 300 --out scores.json   the judge's table of a text-to-video model
+    minisora colab-links --repo you/minisora   point the notebooks' Colab badges and setup cells at a fork
 
 `python -m minisora` is the same command; under `torchrun --nproc_per_node=N -m minisora train ...`
 each process trains one data-parallel rank.
@@ -112,6 +113,10 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--seed", type=int, default=0)
     evaluate.add_argument("--out", type=pathlib.Path, help="a .json file for the table and the settings")
     evaluate.add_argument("--device", help="cpu or cuda (default: cuda when there is one)")
+
+    links = commands.add_parser("colab-links", help="point every notebook's Colab badge and setup cell at a fork")
+    links.add_argument("--repo", required=True, help="your GitHub owner/name, e.g. you/minisora")
+    links.add_argument("--root", type=pathlib.Path, default=pathlib.Path("."), help="the repository's folder")
 
     vae = commands.add_parser("train-vae",
                               help="the vae recipe under its old name: train lesson 03's VAE, save one file")
@@ -361,6 +366,11 @@ def main(argv: list[str] | None = None) -> int:
             run_generate(args)
         elif args.command == "evaluate":
             run_evaluate(args)
+        elif args.command == "colab-links":
+            from minisora.core.course import point_links_at
+
+            changed = point_links_at(args.root, args.repo)
+            print(f"pointed {len(changed)} files at https://github.com/{args.repo}")
     except (ValueError, FileNotFoundError) as error:
         print(f"minisora {args.command}: {error}", file=sys.stderr)
         return 2
