@@ -156,5 +156,8 @@ def test_the_text_to_video_model_generates_as_scored():
     assert [r["prompt"].spec for r in records] == [entry["spec"] for entry in logged]
     agree = sum(r["match"] == entry["match"] for r, entry in zip(records, logged))
     assert agree >= 47, f"only {agree} of 50 verdicts as logged"  # a few may flip under another torch build
-    colours = [ok for r in records for name, ok in r["checks"].items() if name.endswith("color")]
-    assert sum(colours) / len(colours) > 0.8  # far above chance: the colour words are followed
+    # What the model does follow (data/README.md: count 0.85 over all 300): exactly the prompt's objects, by
+    # colour, and the prompt's background. Noise or another prompt's video would fail most of these.
+    count = sum(r["checks"]["count"] for r in records) / len(records)
+    background = sum(r["checks"]["background"] for r in records) / len(records)
+    assert count >= 0.7 and background >= 0.9, (count, background)
