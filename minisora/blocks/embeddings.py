@@ -67,6 +67,12 @@ class TimestepEmbedder(nn.Module):
         self.frequency_dim = frequency_dim
         self.mlp = nn.Sequential(nn.Linear(frequency_dim, dim), nn.SiLU(), nn.Linear(dim, dim))
 
+    def normal_init(self, std: float = 0.02) -> None:
+        """DiT's initialization of the timestep MLP: small normal weights (its biases are left as they are)."""
+        for layer in self.mlp:
+            if isinstance(layer, nn.Linear):
+                nn.init.normal_(layer.weight, std=std)
+
     def forward(self, t: Tensor) -> Tensor:
         return self.mlp(timestep_embedding(t, self.frequency_dim))  # (B, dim) or (B, F, dim)
 

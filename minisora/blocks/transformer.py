@@ -18,6 +18,15 @@ from torch import Tensor, nn
 from minisora.blocks.attention import Attention
 
 
+def xavier_linears(module: nn.Module) -> None:
+    """Every nn.Linear inside `module`: Xavier-uniform weights and zero biases, as ViT and DiT initialize them."""
+    for layer in module.modules():
+        if isinstance(layer, nn.Linear):
+            nn.init.xavier_uniform_(layer.weight)
+            if layer.bias is not None:
+                nn.init.zeros_(layer.bias)
+
+
 class MLP(nn.Module):
     """Linear - GELU - Linear, widening by `ratio` in between."""
 

@@ -32,7 +32,7 @@ from minisora.blocks.attention import Attention
 from minisora.blocks.embeddings import LabelEmbedder, TimestepEmbedder, broadcast_timesteps
 from minisora.blocks.patching import check_divisible, patchify, unpatchify
 from minisora.blocks.positions import sincos_2d
-from minisora.blocks.transformer import MLP, TransformerBlock
+from minisora.blocks.transformer import MLP, TransformerBlock, xavier_linears
 from minisora.core.config import configure
 
 CONDITIONINGS = ("adaln_zero", "in_context", "cross_attention")
@@ -170,15 +170,9 @@ class DiT(nn.Module):
         """DiT's initialization (its `initialize_weights`), with the reason for each group."""
         # Transformer layers: Xavier-uniform weights and zero biases, as ViT and DiT do
         # (some Linears have no bias: Attention(bias=False), as many LLMs build it).
-        for module in self.modules():
-            if isinstance(module, nn.Linear):
-                nn.init.xavier_uniform_(module.weight)
-                if module.bias is not None:
-                    nn.init.zeros_(module.bias)
+        xavier_linears(self)
         # The timestep MLP and the label tables: small normal weights, as DiT does (std 0.02).
-        for layer in self.time_embed.mlp:
-            if isinstance(layer, nn.Linear):
-                nn.init.normal_(layer.weight, std=0.02)
+        self.time_embed.normal_init(std=0.02)
         if self.label_embed is not None:
             for table in self.label_embed.tables:
                 nn.init.normal_(table.weight, std=0.02)

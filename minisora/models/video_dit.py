@@ -43,7 +43,7 @@ from minisora.blocks.attention import Attention
 from minisora.blocks.embeddings import TimestepEmbedder, broadcast_timesteps
 from minisora.blocks.patching import check_divisible, patchify_tubelets, token_grid, unpatchify_tubelets
 from minisora.blocks.positions import rope_angles, sincos_2d
-from minisora.blocks.transformer import MLP
+from minisora.blocks.transformer import MLP, xavier_linears
 from minisora.core.config import configure
 from minisora.models.dit import FinalLayer, modulate
 
@@ -175,15 +175,9 @@ class VideoDiT(nn.Module):
     def initialize_weights(self) -> None:
         """DiT's initialization, plus PixArt's and Latte's zeros; a reason for each group."""
         # Transformer layers: Xavier-uniform weights and zero biases, as ViT and DiT do.
-        for module in self.modules():
-            if isinstance(module, nn.Linear):
-                nn.init.xavier_uniform_(module.weight)
-                if module.bias is not None:
-                    nn.init.zeros_(module.bias)
+        xavier_linears(self)
         # The timestep MLP: small normal weights, as DiT does (std 0.02).
-        for layer in self.time_embed.mlp:
-            if isinstance(layer, nn.Linear):
-                nn.init.normal_(layer.weight, std=0.02)
+        self.time_embed.normal_init(std=0.02)
         # adaLN-Zero: the shared modulation and every block's table start at zero, so every gate is 0 and
         # the spatial and MLP branches add nothing at first.
         nn.init.zeros_(self.modulation[-1].weight)

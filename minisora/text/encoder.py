@@ -27,7 +27,7 @@ from typing import NamedTuple
 import torch
 from torch import Tensor, nn
 
-from minisora.blocks.transformer import TransformerBlock
+from minisora.blocks.transformer import TransformerBlock, xavier_linears
 from minisora.core.config import configure
 from minisora.text.tokenizer import Tokenizer, world_context_length, world_vocabulary
 
@@ -94,11 +94,7 @@ class TextEncoder(nn.Module):
     def initialize_weights(self) -> None:
         """CLIP's and ViT's initialization, with the reason for each group."""
         # Transformer layers: Xavier-uniform weights and zero biases, as ViT and DiT do.
-        for module in self.modules():
-            if isinstance(module, nn.Linear):
-                nn.init.xavier_uniform_(module.weight)
-                if module.bias is not None:
-                    nn.init.zeros_(module.bias)
+        xavier_linears(self)
         # Token and position tables: small normals (CLIP: std 0.02 and 0.01), so at the start no
         # position drowns out the word it is added to.
         nn.init.normal_(self.token_embed.weight, std=0.02)
