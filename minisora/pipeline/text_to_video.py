@@ -23,6 +23,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
+from minisora.blocks.patching import nearest_multiples
 from minisora.core.checkpoint import data_file, load_model, read_checkpoint
 from minisora.core.pixels import to_pixel_range
 from minisora.data.scene import FPS
@@ -113,15 +114,12 @@ class TextToVideoPipeline:
         _check_positive_int(height, "height")
         _check_positive_int(width, "width")
         if num_frames % dit.tubelet_frames:
-            low = num_frames // dit.tubelet_frames * dit.tubelet_frames
-            valid = f"{low} or {low + dit.tubelet_frames}" if low else f"{dit.tubelet_frames}"
             raise ValueError(f"num_frames={num_frames} is not a multiple of the DiT's {dit.tubelet_frames}-frame "
-                             f"tubelets; use num_frames={valid}")
+                             f"tubelets; use num_frames={nearest_multiples(num_frames, dit.tubelet_frames)}")
         unit = self.factor * dit.patch_size  # the VAE's factor times the DiT's patch
         for name, value in (("height", height), ("width", width)):
             if value % unit:
-                low = value // unit * unit
-                valid = f"{low} or {low + unit}" if low else f"{unit}"
+                valid = nearest_multiples(value, unit)
                 raise ValueError(f"{name}={value} is not a multiple of {unit} (the VAE's factor {self.factor} x the "
                                  f"DiT's patch {dit.patch_size}); use {name}={valid}")
         if num_frames * height * width * 3 * 4 > MAX_VIDEO_BYTES:
