@@ -353,6 +353,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "demo":
             run_demo(args)
         elif args.command == "render":
+            _check_out_file(args.out, (".mp4", ".gif"))
             clip = render(args.caption, args.frames, args.height, args.width, seed=args.seed)
             path = save_video(args.out, clip.video, fps=FPS, scale=args.scale)
             print(f"wrote {path}: {clip.caption}")
@@ -371,8 +372,16 @@ def main(argv: list[str] | None = None) -> int:
 
             changed = point_links_at(args.root, args.repo)
             print(f"pointed {len(changed)} files at https://github.com/{args.repo}")
-    except (ValueError, FileNotFoundError) as error:
+    except ValueError as error:
         print(f"minisora {args.command}: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:  # a missing input, or a path the system refused (read-only, virtual, full)
+        if error.filename is not None or not isinstance(error.errno, int):
+            print(f"minisora {args.command}: {error}", file=sys.stderr)
+        else:  # PyAV's and some others' errors name no file: name the output the command was writing
+            where = getattr(args, "out", None) or "the output"
+            print(f"minisora {args.command}: cannot write {where} ({error.strerror}); "
+                  "choose a path you can write to", file=sys.stderr)
         return 2
     except RuntimeError as error:
         from minisora.train import NonFiniteLossError

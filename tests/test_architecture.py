@@ -18,7 +18,7 @@ ALLOWED = {
     "blocks": {"core"},
     "models": {"core", "blocks", "text"},  # a network knows nothing of β, ᾱ or samplers; CLIP pairs text and ViViT
     "text": {"core", "blocks", "data"},  # data: only the tokenizer, for the caption grammar (test_text_encoder)
-    "diffusion": set(),  # receives networks as callables, never imports one
+    "diffusion": {"core"},  # receives networks as callables, never imports one; core: argument checks, progress bars
     "train": {"core", "data", "eval", "blocks", "models", "text", "diffusion"},
     "pipeline": {"core", "data", "eval", "blocks", "models", "text", "diffusion"},  # beside train: loads what it wrote
 }

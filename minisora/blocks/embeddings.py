@@ -105,7 +105,12 @@ class LabelEmbedder(nn.Module):
 
     def embed_or_null(self, labels: Tensor | None, batch_size: int, device: torch.device | str) -> Tensor:
         """forward(labels), where None means "no condition": the null label for every sample; (B, dim)."""
-        return self(labels if labels is not None else self.null_labels(batch_size, device))
+        if labels is None:
+            return self(self.null_labels(batch_size, device))
+        if isinstance(labels, Tensor) and labels.ndim > 0 and labels.shape[0] != batch_size:
+            raise ValueError(f"labels has batch {labels.shape[0]} but x has batch {batch_size}; "
+                             "give one row of labels per sample")
+        return self(labels)
 
     def check_labels(self, labels: Tensor) -> Tensor:
         """Labels as (B, A) integers in range (null allowed), or a ValueError that says what is wrong."""

@@ -20,3 +20,17 @@ def configure(cls: type[T], config: T | None, overrides: dict) -> T:
     if type(base) is not cls:  # exactly: a VideoVAEConfig is a VAEConfig, but it does not build a VAE
         raise ValueError(f"expected a {cls.__name__}, got {type(base).__name__}")
     return dataclasses.replace(copy.deepcopy(base), **overrides)
+
+
+class Presets(dict):
+    """A dict of named configs whose missing key lists the valid names (a bare KeyError names none).
+
+    `DIT_PRESETS["XL/3"]` -> KeyError: unknown DiT preset 'XL/3'; choose one of ['B/2', ...].
+    """
+
+    def __init__(self, what: str, presets: dict) -> None:
+        super().__init__(presets)
+        self.what = what
+
+    def __missing__(self, key):
+        raise KeyError(f"unknown {self.what} preset {key!r}; choose one of {sorted(self)}")

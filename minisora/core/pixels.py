@@ -42,7 +42,11 @@ def to_model_range(x: Tensor) -> Tensor:
         low, high = torch.aminmax(x.detach())
         low, high = low.item(), high.item()
         if not (low >= -RANGE_TOLERANCE and high <= 1 + RANGE_TOLERANCE):  # also False for NaN
-            hint = "; it looks converted already (a network's range)" if low < 0 <= high <= 1 + RANGE_TOLERANCE else ""
+            hint = ""
+            if low < 0 <= high <= 1 + RANGE_TOLERANCE:
+                hint = "; it looks converted already (a network's range)"
+            elif high > 2:
+                hint = "; bytes? use x / 255 first"
             raise ValueError(f"x must hold pixels in [0, 1], got values in [{low:.3g}, {high:.3g}]{hint}")
     return x * 2 - 1
 

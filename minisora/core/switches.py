@@ -13,6 +13,8 @@ import random
 import numpy as np
 import torch
 
+from minisora.core.checks import check_seed
+
 _TRUE_WORDS = {"1", "true", "yes", "on"}
 
 
@@ -54,8 +56,7 @@ def _mps_available() -> bool:
 
 def seed_everything(seed: int) -> torch.Generator:
     """Seed Python, NumPy and torch (all devices); returns a torch.Generator seeded the same."""
-    if not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+    seed = check_seed(seed)
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)

@@ -27,6 +27,7 @@ from __future__ import annotations
 import base64
 import html
 import io
+import warnings
 from fractions import Fraction
 from pathlib import Path
 from typing import Sequence, Union
@@ -39,6 +40,7 @@ from PIL import Image as PILImage
 VideoLike = Union[torch.Tensor, np.ndarray]
 
 SUPPORTED_SUFFIXES = (".mp4", ".gif")
+MAX_GIF_FPS = 50  # 2 centiseconds a frame: the shortest delay players honour
 
 
 RANGE_SLACK = 0.1  # how far outside [0, 1] a video may stray and still be clipped (the judge's tolerance too)
@@ -102,10 +104,19 @@ def _check_positive_int(value: int, name: str) -> int:
     return int(value)
 
 
-def _check_fps(fps: float) -> Fraction:
-    """A positive frame rate, as the exact fraction FFmpeg wants."""
+def _check_fps(fps: float, suffix: str = ".mp4") -> Fraction:
+    """A positive, finite frame rate, as the exact fraction FFmpeg wants; at most 50 for a GIF.
+
+    A GIF stores each frame's time in whole centiseconds, and browsers and readers slow any
+    delay under 2 centiseconds down to 10 (fps=1000 plays, and reads back, at 10 fps).
+    """
     if isinstance(fps, bool) or not isinstance(fps, (int, float, np.integer, np.floating)) or not fps > 0:
-        raise ValueError(f"fps must be a positive number, got {fps!r}")
+        raise ValueError(f"fps must be a positive number, got {type(fps).__name__} {fps!r}")
+    if not np.isfinite(fps):
+        raise ValueError(f"fps must be finite, got {fps!r}")
+    if suffix == ".gif" and fps > MAX_GIF_FPS:
+        raise ValueError(f"fps={fps!r} is faster than a GIF can play (at most {MAX_GIF_FPS}: frame times are whole "
+                         "centiseconds, and players slow anything under 2 to 10); save as .mp4 or lower fps")
     return Fraction(float(fps)).limit_denominator(1001)
 
 
@@ -177,7 +188,7 @@ def save_video(path: str | Path, video: VideoLike, fps: float = 8, scale: int = 
     if suffix not in SUPPORTED_SUFFIXES:
         raise ValueError(f"cannot save a video as {path.name!r}: "
                          f"suffix {path.suffix!r} is not one of {SUPPORTED_SUFFIXES}")
-    rate = _check_fps(fps)
+    rate = _check_fps(fps, suffix)
     frames = _upscale(_to_uint8_fhwc(video), _check_positive_int(scale, "scale"))  # (F, H*scale, W*scale, 3)
     path.parent.mkdir(parents=True, exist_ok=True)
     if suffix == ".mp4":
@@ -200,22 +211,48 @@ def read_video(path: str | Path, max_frames: int | None = None) -> tuple[torch.T
         _check_positive_int(max_frames, "max_frames")
 
     frames = []
-    with av.open(str(path)) as container:
+    try:
+        container = av.open(str(path))
+    except av.FFmpegError as error:
+        raise ValueError(f"{str(path)!r} is not a video FFmpeg can read ({error.strerror}); "
+                         "check that the file is a whole video (mp4, gif, avi, ...)") from None
+    with container:
         if not container.streams.video:
             raise ValueError(f"{str(path)!r} has no video stream; check that it is a video file")
         stream = container.streams.video[0]
         rate = stream.average_rate or stream.guessed_rate or stream.base_rate
         fps = float(rate) if rate else 0.0
-        for frame in container.decode(stream):
-            frames.append(frame.to_ndarray(format="rgb24"))  # (H, W, 3) uint8
-            if max_frames is not None and len(frames) >= max_frames:
-                break
+        expected = stream.frames  # the count the container declares; 0 when it does not say (GIF)
+        try:
+            for frame in container.decode(stream):
+                frames.append(frame.to_ndarray(format="rgb24"))  # (H, W, 3) uint8
+                if max_frames is not None and len(frames) >= max_frames:
+                    break
+        except av.FFmpegError as error:
+            if not frames:
+                raise ValueError(f"{str(path)!r} has no decodable video frames ({error.strerror})") from None
+            warnings.warn(f"{str(path)!r}: decoding stopped after {len(frames)} frames ({error.strerror}); "
+                          "the file is damaged or truncated", stacklevel=2)
     if not frames:
         raise ValueError(f"{str(path)!r} contains no decodable video frames")
+    reading_all = max_frames is None or len(frames) < max_frames
+    if reading_all and (expected > len(frames) or _gif_is_truncated(path)):
+        warnings.warn(f"{str(path)!r} is truncated: read {len(frames)} frames"
+                      f"{f' of the {expected} it declares' if expected > len(frames) else ''} "
+                      "(the file ends early); re-save or re-download it", stacklevel=2)
 
     array = np.stack(frames)  # (F, H, W, 3)
     video = torch.from_numpy(array).permute(0, 3, 1, 2).float().div_(255.0)  # (F, 3, H, W)
     return video.contiguous(), fps
+
+
+def _gif_is_truncated(path: Path) -> bool:
+    """A GIF ends with the trailer byte 0x3B (';'); one cut short decodes fewer frames without an error."""
+    if path.suffix.lower() != ".gif":
+        return False
+    with open(path, "rb") as file:
+        file.seek(-1, 2)
+        return file.read(1) != b";"
 
 
 def _strip_from_frames(frames: np.ndarray, max_frames: int, scale: int, gap: int) -> np.ndarray:

@@ -7,9 +7,12 @@ DataLoader worker, on every machine, with no files on disk and no state to share
 
 from __future__ import annotations
 
+import operator
+
 import numpy as np
 from torch.utils.data import Dataset
 
+from minisora.core.checks import check_seed
 from minisora.data.captions import canonical_caption, free_caption
 from minisora.data.scene import DEFAULT_HOLDOUT, FPS, MAX_OBJECTS, Holdout, SceneSpec, check_video_size
 from minisora.data.world import Clip, render_scene, sample_scene
@@ -41,6 +44,7 @@ class BouncingShapes(Dataset):
             raise ValueError(f"unknown caption_style {caption_style!r}; "
                              f"allowed: {', '.join(map(repr, CAPTION_STYLES))}")
         check_video_size(num_frames, height, width, fps)
+        seed = check_seed(seed)
         self.length, self.num_frames, self.height, self.width = length, num_frames, height, width
         self.split, self.holdout, self.caption_style = split, holdout, caption_style
         self.max_objects, self.gray_prob, self.camera_prob = max_objects, gray_prob, camera_prob
@@ -51,6 +55,10 @@ class BouncingShapes(Dataset):
         return self.length
 
     def _rng(self, index: int) -> np.random.Generator:
+        try:  # an int, a NumPy integer or an integer 0-d tensor; not a float (1.5 has no item)
+            index = operator.index(index)
+        except TypeError:
+            raise TypeError(f"index must be an int, got {type(index).__name__} {index!r}") from None
         if not -self.length <= index < self.length:
             raise IndexError(f"index {index} out of range for a dataset of length {self.length}")
         return np.random.default_rng([self.seed, index % self.length])

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from minisora.core.checks import check_int, check_number
+
 # ---- the vocabulary --------------------------------------------------------------------
 
 COLORS: dict[str, tuple[float, float, float]] = {
@@ -37,6 +39,7 @@ MAX_OBJECTS = 3
 # ---- the physics -------------------------------------------------------------------------
 
 FPS = 8.0  # default frame rate (metadata; the physics is in seconds)
+MAX_CLIP_GIB = 4  # a rendered clip larger than this is refused before any work
 REFERENCE_FRAMES = 16  # spawn positions keep objects in view for this many frames at FPS
 SPEED = 0.2  # world units per second: slow enough that a large object panned the same way stays in view
 GRAVITY = 2.0  # world units per second^2, pulling +y (down)
@@ -140,11 +143,14 @@ DEFAULT_HOLDOUT = Holdout(
 
 
 def check_video_size(num_frames: int, height: int, width: int, fps: float = FPS) -> None:
-    """Raise a ValueError unless frames, height, width and fps are positive and usable."""
+    """Raise a ValueError unless frames, height, width and fps are positive, finite and fit in memory."""
     for name, value in (("num_frames", num_frames), ("height", height), ("width", width)):
-        if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-            raise ValueError(f"{name} must be a positive int, got {value!r}")
+        check_int(value, name, minimum=1)
     if min(height, width) < 8:
         raise ValueError(f"frames must be at least 8x8 pixels to draw a shape, got {height}x{width}")
-    if not fps > 0:
-        raise ValueError(f"fps must be positive, got {fps!r}")
+    # fps sets the physics' time step: inf would freeze every motion, 0 divide by zero.
+    check_number(fps, "fps", positive=True)
+    gib = num_frames * height * width * 3 * 4 / 2**30  # one float32 clip, (F, 3, H, W)
+    if gib > MAX_CLIP_GIB:
+        raise ValueError(f"num_frames x height x width = {num_frames} x {height} x {width} is {gib:,.1f} GiB as "
+                         f"float32, more than {MAX_CLIP_GIB} GiB; ask for fewer frames or smaller frames")

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from minisora.core.checks import check_seed
 from minisora.data.captions import canonical_caption, parse_caption
 from minisora.data.physics import Truth, simulate
 from minisora.data.raster import rasterize
@@ -55,6 +56,7 @@ def render_scene(
     if not isinstance(scene, SceneSpec):
         raise ValueError(f"render_scene takes a SceneSpec, got {type(scene).__name__}; use render(caption) for text")
     check_video_size(num_frames, height, width, fps)
+    seed = check_seed(seed)
     truth = simulate(scene, num_frames, height, width, fps=fps, seed=seed)
     frames = rasterize(scene, truth, height, width)  # (F, 3, H, W)
     return Clip(video=torch.from_numpy(frames), scene=scene, caption=canonical_caption(scene), truth=truth)

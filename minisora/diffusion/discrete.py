@@ -87,6 +87,10 @@ class DiscreteSampler(Sampler):
         _check_spacing(timestep_spacing)
         if clip_sample and not clip_sample_range > 0:
             raise ValueError(f"clip_sample_range must be positive, got {clip_sample_range!r}")
+        if schedule is not None and not isinstance(schedule, NoiseSchedule):
+            raise TypeError(f"schedule must be a NoiseSchedule, got {type(schedule).__name__} {schedule!r}; "
+                            f"build one with make_schedule({schedule!r}, 1000)" if isinstance(schedule, str) else
+                            f"schedule must be a NoiseSchedule (from make_schedule), got {type(schedule).__name__}")
         super().__init__()
         self.schedule = schedule if schedule is not None else make_schedule("linear", 1000)
         self.prediction_type = prediction_type

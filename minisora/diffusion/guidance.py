@@ -19,9 +19,12 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
+from minisora.core.checks import check_number
+
 
 def classifier_free_guidance(cond_out: Tensor, uncond_out: Tensor, scale: float) -> Tensor:
     """uncond + scale (cond - uncond), on every channel (Ho & Salimans 2022, eq. 6)."""
+    check_number(scale, "scale (the guidance scale)")  # NaN or inf would make every sample NaN
     if cond_out.shape != uncond_out.shape:
         raise ValueError(
             f"cond_out {tuple(cond_out.shape)} and uncond_out {tuple(uncond_out.shape)} must have the same shape"
@@ -37,6 +40,7 @@ def guided_model(model: Callable[..., Tensor], guidance_scale: float, **uncond) 
     null value, or with itself when it has none (shared inputs such as masks); other
     keywords are passed unchanged.
     """
+    check_number(guidance_scale, "guidance_scale")
 
     def guided(x: Tensor, t: Tensor, **cond) -> Tensor:
         unknown = sorted(set(uncond) - set(cond))

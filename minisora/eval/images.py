@@ -55,6 +55,8 @@ def score_images(
     if images.ndim != 4:
         raise ValueError(f"expected a batch of images (B, 3, H, W), got shape {tuple(images.shape)}")
     n = len(images)
+    if n == 0:
+        raise ValueError("score_images needs at least one image (images has batch 0)")
     for name, wanted in (("colors", colors), ("shapes", shapes), ("sizes", sizes)):
         if wanted is not None and len(wanted) != n:
             raise ValueError(f"got {n} images but {len(wanted)} {name}; pass one per image")

@@ -25,7 +25,7 @@ from typing import NamedTuple
 from torch import Tensor, nn
 
 from minisora.core.checkpoint import load_model, save_checkpoint
-from minisora.core.config import configure
+from minisora.core.config import Presets, configure
 from minisora.models.vivit import ViViT, ViViTConfig
 from minisora.text.clip import INIT_TEMPERATURE, MAX_LOGIT_SCALE, LogitScale
 from minisora.text.encoder import TEXT_ENCODER_PRESETS, TextEncoder, TextEncoderConfig
@@ -66,13 +66,13 @@ class CLIPConfig:
         return self.text.embed_dim
 
 
-CLIP_PRESETS: dict[str, CLIPConfig] = {
+CLIP_PRESETS = Presets("CLIP", {
     # Tests: 4 frames of 16x16, one block per tower.
     "tiny": CLIPConfig(text=TEXT_ENCODER_PRESETS["tiny"],
                        video=ViViTConfig(num_frames=4, image_size=(16, 16), patch_size=8, tubelet_frames=2, dim=32,
                                          depth=1, num_heads=2, num_classes=32)),
     "small": CLIPConfig(),  # the text-encoder recipe's default: 16x32x32 clips
-}
+})
 
 
 class CLIPOutput(NamedTuple):

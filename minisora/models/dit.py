@@ -33,7 +33,8 @@ from minisora.blocks.embeddings import LabelEmbedder, TimestepEmbedder, broadcas
 from minisora.blocks.patching import check_divisible, patchify, unpatchify
 from minisora.blocks.positions import sincos_2d
 from minisora.blocks.transformer import MLP, TransformerBlock, xavier_linears
-from minisora.core.config import configure
+from minisora.core.checks import check_float_input, check_int, check_probability
+from minisora.core.config import Presets, configure
 
 CONDITIONINGS = ("adaln_zero", "in_context", "cross_attention")
 
@@ -58,6 +59,11 @@ class DiTConfig:
         size = self.input_size
         self.input_size = (size, size) if isinstance(size, int) else tuple(size)
         self.num_classes = (self.num_classes,) if isinstance(self.num_classes, int) else tuple(self.num_classes)
+        for name in ("patch_size", "in_channels", "dim", "depth", "num_heads"):
+            check_int(getattr(self, name), name, minimum=1)
+        for k, count in enumerate(self.num_classes):  # one label table per entry; () is unconditional
+            check_int(count, f"num_classes[{k}]", minimum=1)
+        check_probability(self.class_dropout_prob, "class_dropout_prob")
         if self.conditioning not in CONDITIONINGS:
             raise ValueError(f"unknown conditioning {self.conditioning!r}; choose one of {CONDITIONINGS}")
         if self.dim % self.num_heads:
@@ -73,11 +79,11 @@ class DiTConfig:
 # "Ti" is ours (DeiT's tiny width) and "mini" is smaller still, for CPU lessons.
 _SIZES = {"mini": (128, 6, 4), "Ti": (192, 12, 3), "S": (384, 12, 6), "B": (768, 12, 12), "L": (1024, 24, 16),
           "XL": (1152, 28, 16)}
-DIT_PRESETS = {
+DIT_PRESETS = Presets("DiT", {
     f"{name}/{p}": DiTConfig(dim=dim, depth=depth, num_heads=heads, patch_size=p)
     for name, (dim, depth, heads) in _SIZES.items()
     for p in (2, 4, 8)
-}
+})
 
 
 def modulate(x: Tensor, shift: Tensor, scale: Tensor) -> Tensor:
@@ -202,8 +208,10 @@ class DiT(nn.Module):
     def forward(self, x: Tensor, t: Tensor, labels: Tensor | None = None) -> Tensor:
         """x (B, C, H, W) with H, W multiples of the patch; t (B,); labels (B, A) class ids, None = unconditional."""
         cfg = self.config
+        check_float_input(x, "x", self.patch_embed.weight)
         if x.ndim != 4 or x.shape[1] != cfg.in_channels:
-            raise ValueError(f"x must be (B, {cfg.in_channels}, H, W), got {tuple(x.shape)}")
+            raise ValueError(f"x must be (B, {cfg.in_channels}, H, W) ({cfg.in_channels} channels), "
+                             f"got {tuple(x.shape)}")
         b, _, height, width = x.shape
         p = cfg.patch_size
         tokens = self.patch_embed(patchify(x, p))  # (B, L, D), L = (H/p)(W/p); patchify checks H, W

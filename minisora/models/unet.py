@@ -24,7 +24,8 @@ from torch import Tensor, nn
 from minisora.blocks import AttentionBlock, LabelEmbedder, ResBlock, TimestepEmbedder
 from minisora.blocks.embeddings import broadcast_timesteps
 from minisora.blocks.patching import nearest_multiples
-from minisora.core.config import configure
+from minisora.core.checks import check_float_input, check_int, check_probability
+from minisora.core.config import Presets, configure
 
 
 @dataclass
@@ -50,6 +51,14 @@ class UNetConfig:
         self.channel_mults = tuple(self.channel_mults)
         self.attention_levels = tuple(self.attention_levels)
         self.num_classes = tuple(self.num_classes)
+        for name in ("in_channels", "base_channels", "num_res_blocks", "num_heads", "num_groups"):
+            check_int(getattr(self, name), name, minimum=1)
+        if self.out_channels is not None:
+            check_int(self.out_channels, "out_channels", minimum=1)
+        for k, count in enumerate(self.num_classes):
+            check_int(count, f"num_classes[{k}]", minimum=1)
+        check_probability(self.class_dropout_prob, "class_dropout_prob")
+        check_probability(self.dropout, "dropout")
         if not self.channel_mults or min(self.channel_mults) < 1:
             raise ValueError(f"channel_mults must be a non-empty tuple of positive ints, got {self.channel_mults}")
         bad = [level for level in self.attention_levels if not 0 <= level < len(self.channel_mults)]
@@ -67,12 +76,12 @@ class UNetConfig:
         return 2 ** (len(self.channel_mults) - 1)
 
 
-UNET_PRESETS: dict[str, UNetConfig] = {
+UNET_PRESETS = Presets("U-Net", {
     "tiny": UNetConfig(base_channels=16, channel_mults=(1, 2), attention_levels=(1,)),  # tests, smoke runs
     # 32x32 frames on a CPU: few channels at full resolution, where convolutions cost the most.
     "S": UNetConfig(base_channels=16, channel_mults=(1, 2, 4), attention_levels=(2,)),
     "B": UNetConfig(base_channels=64, channel_mults=(1, 2, 2, 2), num_res_blocks=2, attention_levels=(2,)),  # GPU
-}
+})
 
 
 class Level(nn.Module):
@@ -150,6 +159,7 @@ class UNet(nn.Module):
     def check_input(self, x: Tensor) -> None:
         """A ValueError naming the problem (rank, channels, a size the levels cannot halve) and the fix."""
         cfg = self.config
+        check_float_input(x, "x", self.conv_out.weight)
         if x.ndim != 4:
             raise ValueError(f"the U-Net takes images (B, C, H, W), got shape {tuple(x.shape)}")
         if x.shape[1] != cfg.in_channels:

@@ -36,7 +36,8 @@ from torch import Tensor, nn
 
 from minisora.blocks import AttentionBlock, ResBlock
 from minisora.blocks.patching import nearest_multiples
-from minisora.core.config import configure
+from minisora.core.checks import check_float_input, check_int
+from minisora.core.config import Presets, configure
 
 
 @dataclass
@@ -54,6 +55,8 @@ class VAEConfig:
 
     def __post_init__(self) -> None:
         self.channel_mults = tuple(self.channel_mults)
+        for name in ("in_channels", "latent_channels", "base_channels", "num_res_blocks", "num_heads", "num_groups"):
+            check_int(getattr(self, name), name, minimum=1)
         if not self.channel_mults or min(self.channel_mults) < 1:
             raise ValueError(f"channel_mults must be a non-empty tuple of positive ints, got {self.channel_mults}")
         widths = [self.base_channels * m for m in self.channel_mults]
@@ -78,11 +81,11 @@ def check_latent_shape_args(size: tuple) -> tuple[int, int]:
     return size[-2], size[-1]
 
 
-VAE_PRESETS: dict[str, VAEConfig] = {
+VAE_PRESETS = Presets("VAE", {
     "tiny": VAEConfig(base_channels=16, channel_mults=(1, 2), latent_channels=4),  # f = 2, tests
     "f4": VAEConfig(base_channels=16, channel_mults=(1, 2, 2), latent_channels=4),  # 32x32 -> 4x8x8, on a CPU
     "f8": VAEConfig(base_channels=32, channel_mults=(1, 2, 2, 4), latent_channels=8),  # 64x64 -> 8x8x8
-}
+})
 
 
 class DiagonalGaussian:
@@ -198,6 +201,7 @@ class VAE(nn.Module):
         if not isinstance(x, Tensor):
             raise ValueError(f"x must be a tensor of frames (B, {cfg.in_channels}, H, W) or videos "
                              f"(B, F, {cfg.in_channels}, H, W), got {type(x).__name__}")
+        check_float_input(x, "x", next(self.parameters()))
         if x.ndim not in (4, 5) or x.shape[-3] != cfg.in_channels:
             hint = ""
             if x.ndim == 5 and x.shape[1] == cfg.in_channels:
@@ -218,7 +222,8 @@ class VAE(nn.Module):
         latent_shape(height, width) -> (C_lat, H / f, W / f): one frame's (lesson 03's form).
         """
         height, width = check_latent_shape_args(size)
-        self.check_input(torch.empty(1, self.config.in_channels, height, width, device="meta"))
+        self.check_input(torch.empty(1, self.config.in_channels, height, width, device="meta",
+                                     dtype=next(self.parameters()).dtype))
         f = self.config.factor
         return (*size[:-2], self.config.latent_channels, height // f, width // f)
 

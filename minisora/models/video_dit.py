@@ -44,7 +44,8 @@ from minisora.blocks.embeddings import TimestepEmbedder, broadcast_timesteps
 from minisora.blocks.patching import check_divisible, patchify_tubelets, token_grid, unpatchify_tubelets
 from minisora.blocks.positions import rope_angles, sincos_2d
 from minisora.blocks.transformer import MLP, xavier_linears
-from minisora.core.config import configure
+from minisora.core.checks import check_float_input
+from minisora.core.config import Presets, configure
 from minisora.models.dit import FinalLayer, modulate
 
 ATTENTIONS = ("factorized", "full", "spatial")
@@ -94,11 +95,11 @@ class VideoDiTConfig:
 
 # Named sizes: tiny for tests and fast mode (seconds), cpu for the shipped model (an hour on 2 cores),
 # gpu for a lent accelerator. All on the f4 video VAE's 16 x 4 x 8 x 8 latents in 2x2x2 tubelets (128 tokens).
-VIDEO_DIT_PRESETS = {
+VIDEO_DIT_PRESETS = Presets("video DiT", {
     "tiny": VideoDiTConfig(dim=32, depth=1, num_heads=2),
     "cpu": VideoDiTConfig(dim=128, depth=6, num_heads=4),
     "gpu": VideoDiTConfig(dim=256, depth=8, num_heads=8),
-}
+})
 
 
 class VideoDiTBlock(nn.Module):
@@ -204,8 +205,7 @@ class VideoDiT(nn.Module):
         if not isinstance(x, Tensor) or x.ndim != 5 or x.shape[2] != cfg.in_channels or x.shape[0] == 0:
             shape = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
             raise ValueError(f"x must be latents (B, F, {cfg.in_channels}, H, W) with B >= 1, got {shape}")
-        if not x.dtype.is_floating_point:
-            raise ValueError(f"x must be a float tensor, got dtype {x.dtype}; pass x.float()")
+        check_float_input(x, "x", next(self.parameters()))
         token_grid(x.shape[1], x.shape[3], x.shape[4], cfg.tubelet_frames, cfg.patch_size)  # names the size
         batch = x.shape[0]
         if not cfg.context_dim:

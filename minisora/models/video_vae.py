@@ -60,7 +60,7 @@ from minisora.blocks.causal_conv import (
     streaming,
 )
 from minisora.blocks.patching import nearest_multiples
-from minisora.core.config import configure
+from minisora.core.config import Presets, configure
 from minisora.models.vae import VAE, DiagonalGaussian, VAEConfig, check_latent_shape_args
 
 # The VAEConfig fields a 2-D VAE must share with the video VAE it is inflated into.
@@ -92,13 +92,13 @@ class VideoVAEConfig(VAEConfig):
         return int(math.log2(self.temporal_factor))
 
 
-VIDEO_VAE_PRESETS: dict[str, VideoVAEConfig] = {
+VIDEO_VAE_PRESETS = Presets("video VAE", {
     "tiny": VideoVAEConfig(base_channels=8, channel_mults=(1, 2), num_heads=2, num_groups=4, temporal_factor=2),
     # VAE_PRESETS["f4"]'s sizes, so data/vae_f4_32px.pt inflates into them: 17x32x32 -> (5 or 9) x 4 x 8 x 8.
     "f4t2": VideoVAEConfig(temporal_factor=2),
     "f4t4": VideoVAEConfig(temporal_factor=4),
     "f4t4c8": VideoVAEConfig(temporal_factor=4, latent_channels=8),  # twice the latent, the extra channels start unused
-}
+})
 
 
 class CausalEncoder(nn.Module):

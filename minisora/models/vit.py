@@ -16,6 +16,7 @@ from torch import Tensor, nn
 from minisora.blocks.patching import check_divisible, patchify
 from minisora.blocks.positions import LearnedPositions, sincos_2d
 from minisora.blocks.transformer import TransformerBlock
+from minisora.core.checks import check_float_input, check_int
 from minisora.core.config import configure
 
 POOLINGS = ("cls", "mean")
@@ -39,6 +40,11 @@ class ViTConfig:
 
     def __post_init__(self) -> None:
         self.image_size = tuple(self.image_size)
+        for name in ("in_channels", "patch_size", "dim", "depth", "num_heads", "num_classes"):
+            check_int(getattr(self, name), name, minimum=1)
+        if self.dim % self.num_heads:
+            raise ValueError(f"dim={self.dim} is not divisible by num_heads={self.num_heads}; pick heads that divide "
+                             "it")
         if self.pool not in POOLINGS:
             raise ValueError(f"unknown pool {self.pool!r}; choose one of {POOLINGS}")
         if self.positions not in POSITIONS:
@@ -76,6 +82,7 @@ class ViT(nn.Module):
 
     def tokens(self, images: Tensor) -> Tensor:
         """Images -> embedded patch tokens with positions, (B, L, D) (no class token)."""
+        check_float_input(images, "images", self.embed.weight)
         if tuple(images.shape[1:]) != (self.config.in_channels, *self.config.image_size):
             raise ValueError(f"this ViT takes images (B, {self.config.in_channels}, {self.config.image_size[0]}, "
                              f"{self.config.image_size[1]}), got {tuple(images.shape)}")

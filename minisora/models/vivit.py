@@ -30,6 +30,7 @@ from minisora.blocks.attention import Attention
 from minisora.blocks.patching import patchify_tubelets, token_grid
 from minisora.blocks.positions import LearnedPositions, sincos_3d
 from minisora.blocks.transformer import MLP, TransformerBlock
+from minisora.core.checks import check_float_input, check_int
 from minisora.core.config import configure
 
 VARIANTS = ("joint", "factorized_encoder", "factorized_self_attention", "factorized_dot_product")
@@ -56,6 +57,12 @@ class ViViTConfig:
 
     def __post_init__(self) -> None:
         self.image_size = tuple(self.image_size)
+        for name in ("num_frames", "in_channels", "patch_size", "tubelet_frames", "dim", "depth", "temporal_depth",
+                     "num_heads", "num_classes"):
+            check_int(getattr(self, name), name, minimum=1)
+        if self.dim % self.num_heads:
+            raise ValueError(f"dim={self.dim} is not divisible by num_heads={self.num_heads}; pick heads that divide "
+                             "it")
         if self.variant not in VARIANTS:
             raise ValueError(f"unknown variant {self.variant!r}; choose one of {VARIANTS}")
         if self.positions not in ("sincos", "learned"):
@@ -166,6 +173,7 @@ class ViViT(nn.Module):
     def tokens(self, video: Tensor) -> Tensor:
         """Video -> embedded tokens with positions, (B, f*h*w, D), frame-major."""
         cfg = self.config
+        check_float_input(video, "video", self.embed.weight)
         expected = (cfg.num_frames, cfg.in_channels, *cfg.image_size)
         if video.ndim != 5 or tuple(video.shape[1:]) != expected:
             raise ValueError(f"this ViViT takes videos (B, {', '.join(map(str, expected))}), got {tuple(video.shape)}")

@@ -28,7 +28,7 @@ import torch
 from torch import Tensor, nn
 
 from minisora.blocks.transformer import TransformerBlock, xavier_linears
-from minisora.core.config import configure
+from minisora.core.config import Presets, configure
 from minisora.text.tokenizer import Tokenizer, world_context_length, world_vocabulary
 
 
@@ -59,10 +59,10 @@ class TextEncoderConfig:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout!r}")
 
 
-TEXT_ENCODER_PRESETS: dict[str, TextEncoderConfig] = {
+TEXT_ENCODER_PRESETS = Presets("text encoder", {
     "tiny": TextEncoderConfig(dim=32, depth=1, num_heads=2, embed_dim=32),  # tests, in a fraction of a second
     "small": TextEncoderConfig(dim=128, depth=4, num_heads=4, embed_dim=128),  # what the text-encoder recipe ships
-}
+})
 
 
 class TextEmbedding(NamedTuple):

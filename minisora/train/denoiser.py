@@ -74,6 +74,8 @@ def train_denoiser(
         raise ValueError(f"got {len(data)} samples but {len(labels)} labels; pass one label row per sample")
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
         raise ValueError(f"steps must be an int >= 0, got {steps!r}")
+    if len(data) == 0:
+        raise ValueError("data is empty (0 samples); pass at least batch_size samples (N, ...)")
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or not 1 <= batch_size <= len(data):
         raise ValueError(f"need 1 <= batch_size <= {len(data)} (the data size), got batch_size={batch_size!r}")
     if history is None:
