@@ -20,12 +20,13 @@ put back after every step, so they come out bit-identical to `given`.
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Callable
 
 import torch
 from torch import Tensor
-from tqdm.auto import tqdm
 
+from minisora.core.progress import progress_bar
 from minisora.diffusion.frames import check_given_frames, condition_frames, expand_like
 from minisora.diffusion.process import randn
 
@@ -54,6 +55,9 @@ def sample(
     (B, F) bool keep the given frames of a video fixed (see the module docstring).
     """
     # 1. The timesteps to visit, x_T ~ N(0, I), and the given frames, if any.
+    if not isinstance(shape, (tuple, list, torch.Size)) or not all(
+            isinstance(n, numbers.Integral) and n >= 1 for n in shape):
+        raise TypeError(f"shape must be a tuple of positive ints (B, ...) such as (4, 3, 32, 32), got {shape!r}")
     if num_inference_steps is not None:
         sampler.set_timesteps(num_inference_steps)
     if sampler.timesteps is None:
@@ -74,7 +78,7 @@ def sample(
         keep = expand_like(given_mask, x)  # (B, F, 1, ..., 1)
         x = torch.where(keep, given, x)
     # 2. Step down, giving the network one t per sample (per frame, 0 on given frames, when frames are given).
-    for t in tqdm(sampler.timesteps, disable=not progress, desc="sampling"):
+    for t in progress_bar(sampler.timesteps, disable=not progress, desc="sampling"):
         t_model = t.to(x.device).expand(x.shape[0])  # (B,)
         if frames is not None:
             t_model, _ = condition_frames(t_model, given_mask)  # (B, F)

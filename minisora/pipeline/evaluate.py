@@ -18,8 +18,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from tqdm.auto import tqdm
 
+from minisora.core.progress import progress_bar
 from minisora.data import BouncingShapes, canonical_caption, free_caption
 from minisora.eval import judge, wilson_interval
 
@@ -67,7 +67,7 @@ def evaluate_pipeline(pipe, prompts: Sequence[EvalPrompt], num_inference_steps: 
     extra = {} if guidance_scale is None else {"guidance_scale": guidance_scale}
     records = []
     starts = range(0, len(prompts), batch_size)
-    for k, start in enumerate(tqdm(starts, disable=not progress, desc="generating")):
+    for k, start in enumerate(progress_bar(starts, disable=not progress, desc="generating")):
         chunk = prompts[start : start + batch_size]
         videos = pipe([p.prompt for p in chunk], num_inference_steps=num_inference_steps, seed=seed + k, **extra)
         for prompt, video in zip(chunk, videos):

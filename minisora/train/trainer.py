@@ -32,9 +32,9 @@ from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
-from tqdm.auto import tqdm
 
 from minisora.core.checkpoint import atomic_save, check_same_network, checkpoint_dict, read_checkpoint
+from minisora.core.progress import progress_bar
 from minisora.train.batches import batches_from
 from minisora.train.distributed import Distributed, all_gather_objects
 from minisora.train.ema import EMA
@@ -235,7 +235,7 @@ class Trainer:
             batches = batches_from(self.data, self.batches_drawn, self.dist.rank, self.dist.world_size)
             pending: list[tuple] = []  # (step, loss, lr, grad_norm, samples, metrics) not yet on the host
             interval_start, last = time.perf_counter(), self.step + steps
-            bar = tqdm(total=steps, desc="training", disable=not (self.progress and self.dist.is_main))
+            bar = progress_bar(total=steps, desc="training", disable=not (self.progress and self.dist.is_main))
             self.train_model.train()
             while self.step < last:
                 pending.append(self._optimizer_step(batches))
