@@ -90,8 +90,7 @@ def test_preset_parameter_counts(preset):
 
 
 @pytest.mark.parametrize("preset", ["tiny", "S"])
-def test_same_function_as_diffusers_unet2dmodel(preset):
-    diffusers = pytest.importorskip("diffusers")
+def test_same_function_as_diffusers_unet2dmodel(preset, diffusers):
     torch.manual_seed(0)
     ours = UNet(UNET_PRESETS[preset]).eval()
     for p in ours.parameters():  # non-zero everywhere, so every layer matters
