@@ -71,10 +71,3 @@ def check_float_input(x: Tensor, name: str, like: Tensor) -> None:
     raise ValueError(f"{name} is {str(x.dtype).removeprefix('torch.')} but the network's weights are "
                      f"{str(like.dtype).removeprefix('torch.')}; convert with {name}.float() "
                      f"(or the model with model.to({name}.dtype))")
-
-
-def check_same_batch(x: Tensor, other: Tensor | None, name: str) -> None:
-    """`other` (labels, timesteps, a caption's tokens) must have x's batch size."""
-    if other is not None and isinstance(other, Tensor) and other.ndim > 0 and other.shape[0] != x.shape[0]:
-        raise ValueError(f"{name} has batch {other.shape[0]} but x has batch {x.shape[0]}; "
-                         f"give one row of {name} per sample")
