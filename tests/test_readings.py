@@ -26,8 +26,6 @@ ALLOWED = {
     ("04_vit_patches.ipynb", "06"): "lesson 06, a lesson number",
     ("05_vivit.ipynb", "3.7"): "18.82 / 5.13 GFLOPs, both printed: a ratio",
     ("06_dit.ipynb", "950"): "t = 950, one of the timesteps the figure is drawn at (a setting)",
-    ("06_dit.ipynb", "0.08"): "KNOWN GAP (issue 17): read off the gate figure, not printed",
-    ("06_dit.ipynb", "0.23"): "KNOWN GAP (issue 17): read off the gate figure, not printed",
     ("02_unet_solutions.ipynb", "24"): "the 24 classes (8 colours x 3 shapes): chance is 1 in 24",
     ("03_latent_diffusion_solutions.ipynb", "400"): "the steps each run trains (a setting)",
     ("03_latent_diffusion_solutions.ipynb", "0.18215"): "Stable Diffusion's published latent scale",

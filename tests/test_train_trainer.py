@@ -234,7 +234,7 @@ def test_trainer_argument_errors():
     vector = Trainer(Net(), lambda m, b: m(b["x"]).squeeze(1), data, TrainConfig(steps=1), progress=False)
     with pytest.raises(ValueError, match=r"loss_fn must return a scalar tensor.*\(8,\)"):
         vector.fit()
-    with pytest.raises(ValueError, match="steps must be an int >= 0"):
+    with pytest.raises(ValueError, match="steps must be a non-negative int"):
         make_trainer().fit(-2)
     with pytest.raises(ValueError, match="no path to save to"):
         make_trainer().save()

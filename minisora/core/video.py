@@ -37,6 +37,8 @@ import numpy as np
 import torch
 from PIL import Image as PILImage
 
+from minisora.core.checks import check_int
+
 VideoLike = Union[torch.Tensor, np.ndarray]
 
 SUPPORTED_SUFFIXES = (".mp4", ".gif")
@@ -95,13 +97,6 @@ def _to_uint8_fhwc(video: VideoLike) -> np.ndarray:
     if frames.shape[-1] == 1:
         frames = np.repeat(frames, 3, axis=-1)  # gray -> (F, H, W, 3)
     return np.ascontiguousarray(frames)
-
-
-def _check_positive_int(value: int, name: str) -> int:
-    """Scales and frame counts must be whole numbers >= 1 (nearest neighbour repeats whole pixels)."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
-    return int(value)
 
 
 def _check_fps(fps: float, suffix: str = ".mp4") -> Fraction:
@@ -189,7 +184,7 @@ def save_video(path: str | Path, video: VideoLike, fps: float = 8, scale: int = 
         raise ValueError(f"cannot save a video as {path.name!r}: "
                          f"suffix {path.suffix!r} is not one of {SUPPORTED_SUFFIXES}")
     rate = _check_fps(fps, suffix)
-    frames = _upscale(_to_uint8_fhwc(video), _check_positive_int(scale, "scale"))  # (F, H*scale, W*scale, 3)
+    frames = _upscale(_to_uint8_fhwc(video), check_int(scale, "scale", minimum=1))  # (F, H*scale, W*scale, 3)
     path.parent.mkdir(parents=True, exist_ok=True)
     if suffix == ".mp4":
         _write_mp4(_pad_to_even(frames), rate, path)
@@ -208,7 +203,7 @@ def read_video(path: str | Path, max_frames: int | None = None) -> tuple[torch.T
     if not path.is_file():
         raise FileNotFoundError(f"no video file at {str(path)!r}")
     if max_frames is not None:
-        _check_positive_int(max_frames, "max_frames")
+        check_int(max_frames, "max_frames", minimum=1)
 
     frames = []
     try:
@@ -276,8 +271,8 @@ def frame_strip(video: VideoLike, max_frames: int = 8, scale: int = 2, gap: int 
     Frames are picked uniformly over the whole clip, first and last included. `gap` is the
     width in output pixels of the white line between frames.
     """
-    _check_positive_int(max_frames, "max_frames")
-    scale = _check_positive_int(scale, "scale")
+    check_int(max_frames, "max_frames", minimum=1)
+    scale = check_int(scale, "scale", minimum=1)
     if isinstance(gap, bool) or not isinstance(gap, (int, np.integer)) or gap < 0:
         raise ValueError(f"gap must be an integer >= 0 (pixels between frames), got {gap!r}")
     return _strip_from_frames(_to_uint8_fhwc(video), max_frames, scale, int(gap))
@@ -331,7 +326,7 @@ def show_video(
         title, captions = caption, [None] * len(videos)
 
     rate = _check_fps(fps)
-    scale = _check_positive_int(scale, "scale")
+    scale = check_int(scale, "scale", minimum=1)
     all_frames = [_to_uint8_fhwc(v) for v in videos]  # each (F, H, W, 3)
 
     figures = []

@@ -25,6 +25,7 @@ from torch import Tensor
 
 from minisora.blocks.patching import nearest_multiples
 from minisora.core.checkpoint import data_file, load_model, read_checkpoint
+from minisora.core.checks import check_int
 from minisora.core.pixels import to_pixel_range
 from minisora.data.scene import FPS
 from minisora.diffusion import DDIMSampler, FlowMatchingSampler, guided_model, make_schedule, sample
@@ -34,12 +35,6 @@ DEFAULT_CHECKPOINT = "t2v.pt"  # in data/, found like data_file
 TRAIN_COMMAND = "minisora train t2v --out runs/t2v && minisora export runs/t2v --out data/t2v.pt"
 DEFAULT_GUIDANCE = 4.0
 MAX_VIDEO_BYTES = 2**31  # one float32 video larger than 2 GiB is refused before any work
-
-
-def _check_positive_int(value, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
-    return value
 
 
 class TextToVideoPipeline:
@@ -110,9 +105,9 @@ class TextToVideoPipeline:
     def check_size(self, num_frames: int, height: int, width: int) -> None:
         """A ValueError naming the valid values unless the VAE and the DiT's patches can take this size."""
         dit = self.model.config.dit
-        _check_positive_int(num_frames, "num_frames")
-        _check_positive_int(height, "height")
-        _check_positive_int(width, "width")
+        check_int(num_frames, "num_frames", minimum=1)
+        check_int(height, "height", minimum=1)
+        check_int(width, "width", minimum=1)
         if num_frames % dit.tubelet_frames:
             raise ValueError(f"num_frames={num_frames} is not a multiple of the DiT's {dit.tubelet_frames}-frame "
                              f"tubelets; use num_frames={nearest_multiples(num_frames, dit.tubelet_frames)}")
@@ -162,7 +157,7 @@ class TextToVideoPipeline:
         if guidance_scale != 1:
             null_ids, null_mask = self.model.null_text(batch, ids.shape[1], self.device)
             model = guided_model(self.model, guidance_scale, ids=null_ids, mask=null_mask)
-        return sample(model, self.sampler(), shape, _check_positive_int(num_inference_steps, "num_inference_steps"),
+        return sample(model, self.sampler(), shape, check_int(num_inference_steps, "num_inference_steps", minimum=1),
                       generator, device=self.device, progress=progress, ids=ids, mask=mask)
 
     def __call__(self, prompt: str | Sequence[str], num_frames: int | None = None, height: int | None = None,

@@ -27,6 +27,8 @@ import torch
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
+from minisora.core.checks import check_seed
+
 
 def _check_batch_size(batch_size: int, available: int, world_size: int) -> None:
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
@@ -34,11 +36,6 @@ def _check_batch_size(batch_size: int, available: int, world_size: int) -> None:
     if batch_size * world_size > available:
         raise ValueError(f"batch_size={batch_size} x {world_size} rank(s) is more than the {available} samples; "
                          f"use batch_size <= {available // world_size} or more data")
-
-
-def _check_seed(seed: int) -> None:
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
 
 
 def _check_position(start: int, rank: int, world_size: int) -> None:
@@ -87,7 +84,7 @@ class TensorBatches:
         if self.num_items == 0:
             raise ValueError("the tensors are empty (0 samples); pass at least batch_size samples")
         _check_batch_size(batch_size, self.num_items, 1)
-        _check_seed(seed)
+        check_seed(seed)
         self.batch_size, self.seed, self.shuffle = batch_size, seed, shuffle
 
     def __len__(self) -> int:
@@ -129,7 +126,7 @@ class DatasetBatches:
         if isinstance(num_workers, bool) or not isinstance(num_workers, int) or num_workers < 0:
             raise ValueError(f"num_workers must be a non-negative int (0 loads in this process), got {num_workers!r}")
         _check_batch_size(batch_size, len(dataset), 1)
-        _check_seed(seed)
+        check_seed(seed)
         self.dataset, self.batch_size, self.seed = dataset, batch_size, seed
         self.num_workers, self.collate_fn, self.shuffle = num_workers, collate_fn, shuffle
 

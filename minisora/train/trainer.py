@@ -34,6 +34,7 @@ import torch
 from torch import Tensor, nn
 
 from minisora.core.checkpoint import atomic_save, check_same_network, checkpoint_dict, read_checkpoint
+from minisora.core.checks import check_int
 from minisora.core.progress import progress_bar
 from minisora.train.batches import batches_from
 from minisora.train.distributed import Distributed, all_gather_objects
@@ -76,11 +77,11 @@ class TrainConfig:
     def __post_init__(self) -> None:
         self.betas = tuple(self.betas)
         for name in ("steps", "warmup", "seed", "save_every"):
-            _check_int(name, getattr(self, name), minimum=0)
+            check_int(getattr(self, name), name, minimum=0)
         if self.decay_steps is not None:
-            _check_int("decay_steps", self.decay_steps, minimum=1)
+            check_int(self.decay_steps, "decay_steps", minimum=1)
         for name in ("grad_accum", "log_every"):
-            _check_int(name, getattr(self, name), minimum=1)
+            check_int(getattr(self, name), name, minimum=1)
         for name in ("lr", "weight_decay", "min_lr_ratio"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
@@ -100,11 +101,6 @@ class TrainConfig:
             raise ValueError(f"ema_decay must be in [0, 1) or None (no EMA), got {self.ema_decay!r}")
         if self.precision not in PRECISIONS:
             raise ValueError(f"unknown precision {self.precision!r}; choose one of {list(PRECISIONS)}")
-
-
-def _check_int(name: str, value, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
 
 
 def unwrap(model: nn.Module) -> nn.Module:
@@ -225,7 +221,7 @@ class Trainer:
         """Train `steps` more optimizer steps (default: up to `config.steps` in all); returns self."""
         if steps is None:
             steps = self.config.steps - self.step
-        _check_int("steps", steps, minimum=0)
+        check_int(steps, "steps", minimum=0)
         if steps == 0:
             return self
         cfg, start = self.config, time.perf_counter()

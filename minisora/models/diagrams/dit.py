@@ -1,62 +1,9 @@
-"""Block diagrams drawn from a network's config, so a picture in a lesson says what the code builds.
-
-`draw_dit(config)` is the DiT of lesson 06 (patchify, positions, N blocks, final layer), with the
-numbers of that config written on it; `draw_adaln_zero_block(dim)` is one adaLN-Zero block. Each
-returns the matplotlib Figure and sets `figure.diagram_labels`, the texts it wrote, so tests can
-check that the picture follows the config.
-"""
+"""DiT (lesson 06) and its adaLN-Zero block, drawn from a config."""
 
 from __future__ import annotations
 
-import matplotlib.pyplot as plt
-from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
-
+from minisora.models.diagrams.canvas import Canvas
 from minisora.models.dit import DiTConfig
-
-FONT = 8  # the course's smallest readable size
-COLORS = {"data": "#dbe9f6", "layer": "#fde9c9", "attention": "#f6d6d6", "cond": "#dff0d8", "op": "#eeeeee"}
-
-
-class _Canvas:
-    """Boxes and arrows on one axes in data coordinates (x right, y up), with the texts remembered."""
-
-    def __init__(self, width: float, height: float, size: tuple[float, float]) -> None:
-        self.figure, self.ax = plt.subplots(figsize=size)
-        self.ax.set_xlim(0, width)
-        self.ax.set_ylim(0, height)
-        self.ax.axis("off")
-        self.labels: list[str] = []
-
-    def box(self, x: float, y: float, w: float, h: float, text: str, kind: str = "layer") -> tuple[float, float]:
-        """A rounded box centred at (x, y); returns its centre."""
-        patch = FancyBboxPatch((x - w / 2, y - h / 2), w, h, boxstyle="round,pad=0.02,rounding_size=0.08",
-                               facecolor=COLORS[kind], edgecolor="#555555", linewidth=0.8)
-        self.ax.add_patch(patch)
-        self.ax.text(x, y, text, ha="center", va="center", fontsize=FONT)
-        self.labels.append(text)
-        return x, y
-
-    def arrow(self, start: tuple[float, float], end: tuple[float, float], text: str = "") -> None:
-        self.ax.add_patch(FancyArrowPatch(start, end, arrowstyle="-|>", mutation_scale=9, linewidth=0.8,
-                                          color="#333333", shrinkA=0, shrinkB=0))
-        if text:
-            middle = ((start[0] + end[0]) / 2, (start[1] + end[1]) / 2)
-            if abs(end[1] - start[1]) < abs(end[0] - start[0]):  # a flat arrow: the text above it
-                self.ax.text(middle[0], middle[1] + 0.1, text, ha="center", va="bottom", fontsize=FONT, color="#333333")
-            else:  # a steep one: the text to its right
-                self.ax.text(middle[0] + 0.12, middle[1], text, ha="left", va="center", fontsize=FONT, color="#333333")
-            self.labels.append(text)
-
-    def note(self, x: float, y: float, text: str, **options) -> None:
-        self.ax.text(x, y, text, fontsize=FONT, **options)
-        self.labels.append(text)
-
-    def done(self, title: str):
-        self.ax.set_title(title, fontsize=FONT + 1)
-        self.labels.append(title)
-        self.figure.tight_layout()
-        self.figure.diagram_labels = self.labels
-        return self.figure
 
 
 def draw_dit(config: DiTConfig):
@@ -65,7 +12,7 @@ def draw_dit(config: DiTConfig):
     height, width = cfg.input_size
     p, c, d = cfg.patch_size, cfg.in_channels, cfg.dim
     tokens = (height // p) * (width // p)
-    canvas = _Canvas(10, 9.6, (7.5, 6.4))
+    canvas = Canvas(10, 9.6, (7.5, 6.4))
     box = canvas.box
     x0 = box(3, 0.6, 3.6, 0.6, f"noisy latent x_t  ({c}, {height}, {width})", "data")
     patches = box(3, 1.8, 3.6, 0.6, f"patchify p = {p}:  {tokens} tokens of {p * p * c}", "op")
@@ -100,7 +47,7 @@ def draw_dit(config: DiTConfig):
 
 def draw_adaln_zero_block(dim: int = 384, mlp_ratio: float = 4.0):
     """One adaLN-Zero block: c regresses shift, scale and gate for each branch; the gates start at 0."""
-    canvas = _Canvas(10, 9.6, (7.0, 6.0))
+    canvas = Canvas(10, 9.6, (7.0, 6.0))
     box = canvas.box
     x_in = box(3, 0.6, 2.6, 0.6, f"tokens x  (L, {dim})", "data")
     norm1 = box(3, 1.8, 2.6, 0.6, "LayerNorm (no affine)", "op")
