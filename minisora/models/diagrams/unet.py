@@ -12,7 +12,7 @@ def draw_unet(config: UNetConfig, image_size: int = 32):
     widths = [cfg.base_channels * m for m in cfg.channel_mults]
     levels = len(widths)
     top = 1.0 + 1.3 * levels  # the first level's row; each deeper level is 1.3 lower
-    canvas = Canvas(12, top + 2.2, (9, 0.9 * (top + 2.2)))
+    canvas = Canvas(12, top + 2.3, (9, 0.9 * (top + 2.3)))
     box = canvas.box
     x_in = box(2.5, top + 1.3, 3.4, 0.55, f"noisy x_t  ({cfg.in_channels}, {image_size}, {image_size})", "data")
     out_channels = cfg.out_channels or cfg.in_channels
@@ -34,9 +34,9 @@ def draw_unet(config: UNetConfig, image_size: int = 32):
         ups.append(up)
     mid_text = "resnet, attention, resnet" if cfg.mid_attention else "resnet, resnet"
     side = image_size // 2 ** (levels - 1)
-    mid = box(6, top - 1.3 * levels, 3.8, 0.6, f"middle: {mid_text}  ({widths[-1]} ch at {side}x{side})", "attention")
-    canvas.arrow(previous_down, (mid[0] - 1.9, mid[1]))
-    previous_up = (mid[0] + 1.9, mid[1])
+    mid = box(6, top - 1.3 * levels, 4.8, 0.6, f"middle: {mid_text}  ({widths[-1]} ch at {side}x{side})", "attention")
+    canvas.arrow(previous_down, (mid[0] - 2.4, mid[1]))
+    previous_up = (mid[0] + 2.4, mid[1])
     for i, up in reversed(list(enumerate(ups))):
         canvas.arrow(previous_up, (up[0], up[1] - 0.35), "" if i == levels - 1 else "upsample x2, conv")
         previous_up = (up[0], up[1] + 0.35)
@@ -46,7 +46,7 @@ def draw_unet(config: UNetConfig, image_size: int = 32):
     condition = "t -> sin-cos -> MLP" + (f"\n+ labels ({classes} classes)" if classes else "")
     if not cfg.use_time:
         condition += "\n(t hidden: the ablation)"
-    emb = box(6, top + 1.3, 2.6, 0.9, condition + f"\n= emb ({4 * cfg.base_channels})", "cond")
-    canvas.arrow((emb[0], emb[1] - 0.45), (emb[0], top - 0.6), "scale and shift\nin every resnet")
+    box(6, top + 1.4, 3.0, 1.2, condition + f"\n= emb ({4 * cfg.base_channels}): a scale and\nshift in every resnet",
+        "cond")
     return canvas.done(f"U-Net: {levels} levels, {widths} channels, attention at levels "
                        f"{list(cfg.attention_levels) or 'none'}")
