@@ -17,7 +17,7 @@ def draw_unet(config: UNetConfig, image_size: int = 32):
     x_in = box(2.5, top + 1.3, 3.4, 0.55, f"noisy x_t  ({cfg.in_channels}, {image_size}, {image_size})", "data")
     out_channels = cfg.out_channels or cfg.in_channels
     x_out = box(9.5, top + 1.3, 3.4, 0.55, f"prediction  ({out_channels}, {image_size}, {image_size})", "data")
-    previous_down, previous_up = (x_in[0], x_in[1] - 0.28), None
+    previous_down = (x_in[0], x_in[1] - 0.28)
     ups = []
     for i, width in enumerate(widths):
         y = top - 1.3 * i
