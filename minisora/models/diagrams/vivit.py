@@ -32,6 +32,12 @@ def _blocks(cfg: ViViTConfig) -> list[tuple[str, str]]:
             (f"mean of {f * s} tokens", "op")]
 
 
+def _box_height(text: str) -> float:
+    """0.55 for one line, 0.9 for two, 0.35 more for each further line."""
+    lines = text.count("\n") + 1
+    return 0.55 if lines == 1 else 0.9 + 0.35 * (lines - 2)
+
+
 def draw_vivit(config: ViViTConfig | None = None):
     """The four variants (ViViT, Arnab et al. 2021, §3.3) for `config`'s video size, patching and depth."""
     cfg = config or ViViTConfig()
@@ -45,8 +51,7 @@ def draw_vivit(config: ViViTConfig | None = None):
                   (f"{cut} -> {f} x {h * w} tokens\nLinear -> {cfg.dim}, + positions", "layer")]
         stages += _blocks(dataclasses.replace(cfg, variant=variant))
         stages.append((f"head: {cfg.num_classes} classes", "layer"))
-        heights = [0.9 if "\n" in text else 0.55 for text, _ in stages]
-        heights = [h_ + 0.35 * max(text.count("\n") - 1, 0) for h_, (text, _) in zip(heights, stages)]
+        heights = [_box_height(text) for text, _ in stages]
         gap = 0.35
         y = 0.4
         previous = None
