@@ -20,6 +20,7 @@ from minisora.train import (
     TensorBatches,
     TrainConfig,
     Trainer,
+    batches_from,
     lr_multiplier,
     train_denoiser,
     train_vae,
@@ -286,6 +287,21 @@ def test_batch_sources_reject_bad_input():
         DatasetBatches(BouncingShapes(length=4), 2, num_workers=-1)
     with pytest.raises(ValueError, match="map-style Dataset"):
         DatasetBatches(iter([1, 2, 3]), 2)
+    for start in (-1, 1.5, True):  # a position is a count of batches already drawn
+        with pytest.raises(ValueError, match=r"start must be a non-negative int \(the number of batches"):
+            next(TensorBatches({"x": torch.zeros(4, 2)}, 2).batches(start=start))
+    with pytest.raises(ValueError, match="0 <= rank < world_size"):
+        next(TensorBatches({"x": torch.zeros(4, 2)}, 2).batches(world_size=0))
+    with pytest.raises(ValueError, match="start must be a non-negative int"):
+        next(DatasetBatches(BouncingShapes(length=4), 2).batches(start=-2))
+    with pytest.raises(ValueError, match="batch_size must be a positive int, got 2.0"):
+        DatasetBatches(BouncingShapes(length=4), 2.0)
+    with pytest.raises(ValueError, match="cannot give each of 2 ranks its own batches; wrap the data"):
+        batches_from([{"x": torch.zeros(2)}], world_size=2)
+    with pytest.raises(ValueError, match="data must be an iterable of dict batches, got int"):
+        batches_from(7)
+    with pytest.raises(ValueError, match="start must be a non-negative int"):
+        batches_from([{"x": torch.zeros(2)}], start=-1)
 
 
 def test_a_plain_list_of_batches_is_cycled_and_skipped_on_resume():
