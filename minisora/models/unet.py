@@ -67,8 +67,6 @@ class UNetConfig:
         widths = [self.base_channels * m for m in self.channel_mults]
         if any(w % self.num_groups for w in widths):
             raise ValueError(f"every level's channels {widths} must be divisible by num_groups={self.num_groups}")
-        if self.num_res_blocks < 1:
-            raise ValueError(f"num_res_blocks must be >= 1, got {self.num_res_blocks}")
 
     @property
     def factor(self) -> int:
