@@ -10,29 +10,58 @@ is a regression a learner would meet as a traceback they cannot read.
 import math
 import warnings
 
+import numpy as np
 import pytest
 import torch
 
 from minisora import seed_everything
-from minisora.blocks import Attention, patchify, sincos_2d, timestep_embedding
-from minisora.core import frame_strip, load_model, read_video, save_video, to_model_range
-from minisora.data import BouncingShapes, ObjectSpec, SceneSpec, object_frames, parse_caption, render
+from minisora.blocks import (
+    Attention,
+    CausalConv3d,
+    LabelEmbedder,
+    ResBlock,
+    apply_rope,
+    axial_rope_angles,
+    inflate_conv_weight,
+    patchify,
+    rope_angles,
+    sincos_1d,
+    sincos_2d,
+    timestep_embedding,
+    unpatchify_tubelets,
+)
+from minisora.core import (
+    frame_strip,
+    load_model,
+    read_video,
+    register_network,
+    save_checkpoint,
+    save_video,
+    show_video,
+    to_model_range,
+)
+from minisora.data import BouncingShapes, ObjectSpec, SceneSpec, object_frames, parse_caption, render, sample_scene
+from minisora.data.scene import Holdout
 from minisora.diffusion import (
     DDIMSampler,
     DDPMSampler,
     FlowMatchingSampler,
     NoiseProcess,
     classifier_free_guidance,
+    flow_path,
     make_schedule,
     sample,
+    sample_flow_timesteps,
 )
-from minisora.eval import judge, score_images, wilson_interval
+from minisora.eval import judge, score, score_images, wilson_interval
 from minisora.models import (
     DIT_PRESETS,
     UNET_PRESETS,
     VAE,
     VAE_PRESETS,
     VIDEO_DIT_PRESETS,
+    VIDEO_VAE_PRESETS,
+    CausalVideoVAE,
     DiT,
     DiTConfig,
     UNet,
@@ -43,8 +72,13 @@ from minisora.models import (
     ViTConfig,
     ViViTConfig,
 )
+from minisora.models.dit import published_parameter_count
+from minisora.pipeline import TextToVideoPipeline
 from minisora.text import TextEncoderConfig, Tokenizer
-from minisora.train import TensorBatches, TrainConfig, train_denoiser
+from minisora.train import TensorBatches, TrainConfig, train_denoiser, train_vae
+from minisora.train.export import export_model
+from minisora.train.recipes import apply_options, get_recipe, register_recipe
+from minisora.train.run import check_out_dir
 
 CAPTION = "a small red circle moving left"
 VIDEO = torch.rand(4, 3, 8, 8)  # (F, 3, H, W) in [0, 1]
@@ -82,6 +116,15 @@ def truncated_gif(tmp_path):
 
 
 # (id, call(tmp_path), error types, words the message must name)
+RNG = np.random.default_rng(0)
+
+
+class UnsetScheduler:
+    """A diffusers-style scheduler before its set_timesteps: sample() must say what to do."""
+
+    timesteps = None
+
+
 CASES = [
     # --- videos in and out (minisora.core.video)
     ("save_video: bytes", lambda p: save_video(p / "v.mp4", VIDEO * 255), ValueError, ["video", "/ 255"]),
@@ -232,6 +275,85 @@ CASES = [
     ("Tokenizer.encode: no captions", lambda p: Tokenizer(["a", "b"], 8).encode([]), ValueError, ["texts"]),
     ("Tokenizer.encode: not text", lambda p: Tokenizer(["a", "b"], 8).encode([3]), (TypeError, ValueError),
      ["texts[0]", "str"]),
+    # --- error paths no other test reached (found by running the suite under coverage): blocks
+    ("stride above kernel", lambda p: CausalConv3d(2, 2, kernel_size=(1, 3, 3), stride=(2, 1, 1)),
+     ValueError, ["temporal stride 2 larger than the temporal kernel 1"]),
+    ("kernel of two sizes", lambda p: CausalConv3d(2, 2, kernel_size=(3, 3)), ValueError, ["kernel_size must be"]),
+    ("stride-2 conv on 4 frames",
+     lambda p: CausalConv3d(2, 2, kernel_size=3, stride=(2, 1, 1))(torch.zeros(1, 2, 4, 4, 4)),
+     ValueError, ["needs 1 + 2n frames, got 4"]),
+    ("inflating a 3-D weight", lambda p: inflate_conv_weight(torch.zeros(2, 2, 3), 3), ValueError,
+     ["weight must be a Conv2d kernel (O, I, kh, kw)"]),
+    ("no label classes", lambda p: LabelEmbedder((), 8), ValueError, ["num_classes must be a positive int"]),
+    ("label dropout of 1", lambda p: LabelEmbedder(4, 8, dropout_prob=1.0), ValueError,
+     ["dropout_prob must be in [0, 1)"]),
+    ("odd sin-cos dim", lambda p: sincos_1d(torch.arange(4), 5), ValueError, ["even dim >= 2, got 5"]),
+    ("odd RoPE dim", lambda p: rope_angles(torch.arange(4), 3), ValueError, ["dim must be even, got 3"]),
+    ("RoPE grid and dims of other lengths", lambda p: axial_rope_angles((2, 2), (4,)), ValueError,
+     ["one channel count per axis"]),
+    ("RoPE angles for other tokens", lambda p: apply_rope(torch.zeros(1, 5, 8), rope_angles(torch.arange(4), 8)),
+     ValueError, ["do not fit x"]),
+    ("tokens that do not tile the video", lambda p: unpatchify_tubelets(torch.zeros(1, 5, 24), 2, 2, 4, 4, 4),
+     ValueError, ["do not tile a 4x4x4 video"]),
+    ("conditioned ResBlock without emb", lambda p: ResBlock(4, 4, emb_dim=8, groups=2)(torch.zeros(1, 4, 4, 4)),
+     ValueError, ["pass emb=(B, emb_dim)"]),
+    # core
+    ("strip gap of -1", lambda p: frame_strip(torch.rand(2, 3, 4, 4), gap=-1), ValueError,
+     ["gap must be an integer >= 0"]),
+    ("show_video of nothing", lambda p: show_video([]), ValueError, ["pass at least one video"]),
+    ("uint8 video to show", lambda p: show_video(torch.zeros(2, 3, 4, 4, dtype=torch.uint8)), ValueError,
+     ["use video.float() / 255"]),
+    ("a list for a video", lambda p: show_video([[0.0]]), ValueError, ["shape (F, C, H, W)"]),
+    ("register_network of instances", lambda p: register_network(object(), object()), ValueError,
+     ["register_network takes two classes"]),
+    # data
+    ("four objects", lambda p: sample_scene(RNG, max_objects=4), ValueError, ["max_objects must be an int from 1 to"]),
+    ("a probability of 2", lambda p: sample_scene(RNG, gray_prob=2.0), ValueError, ["gray_prob must be a probability"]),
+    ("holdout split of an empty set", lambda p: sample_scene(RNG, split="holdout", holdout=Holdout()), ValueError,
+     ["needs a non-empty holdout set"]),
+    ("a scene of strings", lambda p: SceneSpec(objects=("red circle",)), ValueError,
+     ["scene objects must be ObjectSpec"]),
+    # diffusion
+    ("flow path of other shapes", lambda p: flow_path(torch.zeros(2, 3), torch.zeros(2, 4), 0.5), ValueError,
+     ["original_samples (2, 3) and noise (2, 4) differ"]),
+    ("logit-normal of std 0", lambda p: sample_flow_timesteps(4, "logit_normal", logit_std=0.0), ValueError,
+     ["logit_std must be positive"]),
+    ("clip range of 0", lambda p: DDIMSampler(make_schedule("linear", 1000), clip_sample=True, clip_sample_range=0.0),
+     ValueError, ["clip_sample_range must be positive"]),
+    ("a scheduler never set", lambda p: sample(lambda x, t: x, UnsetScheduler(), (1, 2), None), ValueError,
+     ["pass num_inference_steps or call set_timesteps"]),
+    # eval
+    ("images without a batch", lambda p: score_images(torch.zeros(3, 8, 8), ["red"], ["circle"]), ValueError,
+     ["expected a batch of images (B, 3, H, W)"]),
+    ("an unknown colour", lambda p: score_images(torch.zeros(1, 3, 8, 8), ["purple"], ["circle"]), ValueError,
+     ["unknown color 'purple'"]),
+    ("no videos to score", lambda p: score([], []), ValueError, ["at least one video"]),
+    # model configs
+    ("DiT width not divisible by 4", lambda p: DiTConfig(input_size=(8, 8), dim=30, num_heads=2), ValueError,
+     ["must be divisible by 4"]),
+    ("video DiT width not divisible by 4", lambda p: VideoDiTConfig(dim=30, num_heads=2), ValueError,
+     ["must be divisible by 4"]),
+    ("a published count of another design", lambda p: published_parameter_count(
+        DiTConfig(input_size=(8, 8), dim=32, num_heads=2, conditioning="cross_attention")), ValueError,
+     ["conditioning='adaln_zero'"]),
+    ("U-Net without levels", lambda p: UNetConfig(channel_mults=()), ValueError, ["channel_mults must be a non-empty"]),
+    ("U-Net without res blocks", lambda p: UNetConfig(num_res_blocks=0), ValueError,
+     ["num_res_blocks must be a positive int, got 0"]),
+    ("VAE without levels", lambda p: VAEConfig(channel_mults=()), ValueError, ["channel_mults must be a non-empty"]),
+    ("ViT heads that do not divide", lambda p: ViTConfig(dim=30, num_heads=4), ValueError,
+     ["not divisible by num_heads"]),
+    ("ViT pooling by max", lambda p: ViTConfig(pool="max"), ValueError, ["unknown pool 'max'"]),
+    ("ViT positions by rope", lambda p: ViTConfig(positions="rope"), ValueError, ["unknown positions 'rope'"]),
+    ("ViViT heads that do not divide", lambda p: ViViTConfig(dim=30, num_heads=4), ValueError,
+     ["not divisible by num_heads"]),
+    ("ViViT positions by rope", lambda p: ViViTConfig(positions="rope"), ValueError, ["choose 'sincos' or 'learned'"]),
+    # training
+    ("train_denoiser on a list", lambda p: train_denoiser(torch.nn.Linear(2, 2), [1, 2], None, 1), ValueError,
+     ["data must be a tensor (N, ...)"]),
+    ("train_denoiser for -1 steps", lambda p: train_denoiser(torch.nn.Linear(2, 2), torch.zeros(4, 2), None, -1),
+     ValueError, ["steps must be an int >= 0"]),
+    ("train_vae for 1.5 steps", lambda p: train_vae(torch.nn.Linear(2, 2), torch.zeros(4, 2), 1.5), ValueError,
+     ["steps must be an int >= 0"]),
 ]
 
 
@@ -279,3 +401,51 @@ def test_cli_malformed_input_exits_2_with_a_message(name, argv, words, tmp_path,
     assert "minisora" in message and "Traceback" not in message, message
     missing = [word for word in words if word.lower() not in message.lower()]
     assert not missing, f"{name}: stderr does not name {missing}: {message!r}"
+
+
+def test_the_coverage_cases_are_valid_calls_when_fixed():
+    # The same calls with the problem fixed go through, so each case fails for its stated reason.
+    assert CausalConv3d(2, 2, kernel_size=3, stride=(2, 1, 1))(torch.zeros(1, 2, 5, 4, 4)).shape[2] == 3
+    assert sincos_1d(torch.arange(4), 6).shape == (4, 6)
+    assert sample_scene(np.random.default_rng(0), max_objects=3).objects
+    assert ObjectSpec("red", "circle", "small", "left").color == "red"
+    assert flow_path(torch.zeros(2, 3), torch.ones(2, 3), 0.5).mean().item() == 0.5
+
+
+def test_file_and_run_errors_are_clear(tmp_path):
+    tiny = tiny_unet()
+    with pytest.raises(ValueError, match="non-string key 1; use string keys"):
+        save_checkpoint(tmp_path / "bad.pt", tiny, extra={1: "one"})
+    path = save_checkpoint(tmp_path / "unet.pt", tiny)
+    with pytest.raises(ValueError, match="ema must be None .* True or False, got 'yes'"):
+        load_model(path, ema="yes")
+    saved = torch.load(path, weights_only=True)
+    saved["config"]["base_channels"] = -8                             # a config no UNetConfig accepts
+    torch.save(saved, tmp_path / "edited.pt")
+    with pytest.raises(ValueError, match="its saved config does not build a UNetConfig .* another version"):
+        load_model(tmp_path / "edited.pt")
+
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "log.csv").write_text("step,loss\n")
+    with pytest.raises(ValueError, match="holds a log.csv but no last.pt .* choose another --out"):
+        check_out_dir(tmp_path / "run", resume=False)
+    (tmp_path / "folder.pt").mkdir()
+    with pytest.raises(ValueError, match="is a folder; pass a file name such as"):
+        export_model(path, tmp_path / "folder.pt")
+
+    recipe = get_recipe("dit")
+    with pytest.raises(ValueError, match="a recipe named 'dit' is already registered"):
+        register_recipe(recipe)
+    with pytest.raises(ValueError, match="recipe 'dit' has no setting 'nope'; settable:"):
+        apply_options(recipe, recipe.options(), {"nope": 1})
+
+    video_vae = CausalVideoVAE(VIDEO_VAE_PRESETS["tiny"])
+    with pytest.raises(ValueError, match="num_frames must be a positive int, got 0"):
+        video_vae.num_latent_frames(0)
+    with pytest.raises(ValueError, match="latent must be a float tensor, got dtype torch.int64"):
+        video_vae.decode(torch.zeros(1, 3, 4, 4, 4, dtype=torch.long))
+    with pytest.raises(ValueError, match="batch_size must be a positive int, got 0"):
+        video_vae.fit_shift_and_scale(torch.zeros(2, 5, 3, 8, 8), batch_size=0)
+
+    with pytest.raises(ValueError, match="model must be a TextToVideoModel, got UNet"):
+        TextToVideoPipeline(tiny, VAE(VAE_PRESETS["f4"]))
