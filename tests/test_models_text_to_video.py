@@ -67,6 +67,40 @@ def test_trailing_padding_is_trimmed_without_changing_the_output():
     torch.testing.assert_close(model(x, t, ids[:, :length], mask[:, :length]), model(x, t, ids, mask))
 
 
+def test_word_tokens_follow_the_encoder_tokens_in_order_and_masked():
+    model = tiny(word_tokens=True).eval()
+    x, t, ids, mask = batch(model)
+    text = model.encode_text(ids, mask)
+    context, context_mask = model.context(ids[:, :text.mask.shape[1]], text)
+    length = text.mask.shape[1]
+    assert context.shape == (2, 2 * length, TEXT.dim) and context_mask.shape == (2, 2 * length)
+    torch.testing.assert_close(context[:, :length], text.tokens)  # the encoder's tokens come first, unchanged
+    assert torch.equal(context_mask[:, length:], text.mask)
+    words = context[:, length:]
+    assert torch.all(words[~text.mask] == 0)  # padding stays zero, as the encoder's tokens do
+    # normalized to the encoder tokens' scale, sqrt(D) per real token (LayerNorm's eps shrinks small vectors: 3 %)
+    torch.testing.assert_close(words[text.mask].norm(dim=-1), torch.full((int(text.mask.sum()),), TEXT.dim ** 0.5),
+                               rtol=0.03, atol=0.0)
+    # a word's vector depends on the word and its place only: swapping one word changes that slot alone
+    other, other_mask = model.tokenizer.encode(["a small red circle moving right", CAPTIONS[1]])
+    changed = model.context(other[:, :length], model.encode_text(other[:, :length], other_mask[:, :length]))[0]
+    moved = (changed[0, length:] - words[0]).norm(dim=-1) > 1e-4
+    assert moved.sum() == 1
+    # and the DiT reads them: the same tokens with and without the words give different predictions
+    plain = tiny().eval()
+    plain.load_state_dict(model.state_dict())
+    assert (plain(x, t, ids, mask) - model(x, t, ids, mask)).abs().max() > 1e-4
+
+
+def test_word_tokens_are_frozen_with_the_encoder_and_train_with_it():
+    for train_text in (False, True):
+        model = tiny(word_tokens=True, train_text=train_text).train()
+        x, t, ids, mask = batch(model)
+        model(x, t, ids, mask).pow(2).mean().backward()
+        grad = model.text.token_embed.weight.grad
+        assert (grad is not None and grad.abs().max() > 0) == train_text
+
+
 def test_checkpoint_round_trip_rebuilds_both_configs(tmp_path):
     model = tiny().eval()
     path = save_checkpoint(tmp_path / "t2v.pt", model)
@@ -79,6 +113,7 @@ def test_checkpoint_round_trip_rebuilds_both_configs(tmp_path):
 @pytest.mark.parametrize("overrides, words", [
     ({"dit": dataclasses.replace(DIT, context_dim=16)}, "context_dim"),
     ({"train_text": 1}, "train_text"),
+    ({"word_tokens": "yes"}, "word_tokens"),
     ({"text_dropout_prob": 1.0}, "text_dropout_prob"),
     ({"text_dropout_prob": -0.1}, "text_dropout_prob"),
     ({"dit": "cpu"}, "dit=VideoDiTConfig"),

@@ -9,7 +9,7 @@ from minisora.core import data_file, load_model, read_checkpoint
 from minisora.data import BouncingShapes
 from minisora.models import VAE, TextToVideoModel
 from minisora.train.recipes import get_recipe, recipe_options
-from minisora.train.recipes.t2v import build_model, choose_captions, encode_clips, t2v_loss
+from minisora.train.recipes.t2v import T2VRecipe, build_model, choose_captions, encode_clips, t2v_loss, training_clips
 from minisora.train.run import train_recipe
 
 
@@ -72,10 +72,34 @@ def test_bad_options_are_refused_by_name():
         build_model(dataclasses.replace(options, attention="joint"))
     with pytest.raises(ValueError, match="no setting"):
         recipe_options(recipe, fast=True, overrides={"objectve": "flow"})
+    for share in ("1.5", "-0.1", "true"):
+        with pytest.raises(ValueError, match="one_object_share"):
+            recipe_options(recipe, fast=True, overrides={"one_object_share": share})
+
+
+def test_training_clips_hold_the_one_object_share_and_only_the_train_split():
+    options = T2VRecipe(clips=40, one_object_share=0.25, frames=4, size=16)
+    clips = training_clips(options)
+    counts = [len(clips.datasets[0].scene(i).objects) for i in range(len(clips.datasets[0]))]
+    assert len(clips) == 40 and len(clips.datasets[0]) == 10 and counts == [1] * 10
+    several = [len(clips.datasets[1].scene(i).objects) for i in range(30)]
+    assert max(several) > 1  # the rest keep the world's 1-3 objects
+    assert all(d.split == "train" for d in clips.datasets)
+    # the two parts are different scenes (different seeds), and a share of 0 or 1 leaves one part
+    assert clips.datasets[0].scene(0) != clips.datasets[1].scene(0)
+    assert len(training_clips(dataclasses.replace(options, one_object_share=0.0)).datasets) == 1
+    assert len(training_clips(dataclasses.replace(options, one_object_share=1.0)).datasets) == 1
+
+
+def test_the_recipe_defaults_are_the_measured_choices():
+    model = build_model(T2VRecipe(preset="tiny"))
+    assert model.config.dit.attention == "full" and model.config.word_tokens and not model.config.train_text
 
 
 def test_a_resumed_run_is_the_same_run(tmp_path):
-    whole = train_recipe("t2v", tmp_path / "whole", steps=4, progress=False, fast=True)
-    train_recipe("t2v", tmp_path / "split", steps=2, progress=False, fast=True)
-    resumed = train_recipe("t2v", tmp_path / "split", steps=4, resume=True, progress=False, fast=True)
+    horizon = {"decay_steps": "4"}  # the recipe's cosine schedule: a resumed run keeps the whole run's horizon
+    whole = train_recipe("t2v", tmp_path / "whole", steps=4, progress=False, fast=True, overrides=horizon)
+    train_recipe("t2v", tmp_path / "split", steps=2, progress=False, fast=True, overrides=horizon)
+    resumed = train_recipe("t2v", tmp_path / "split", steps=4, resume=True, progress=False, fast=True,
+                           overrides=horizon)
     assert resumed.losses[-2:] == whole.losses[-2:]

@@ -7,7 +7,9 @@ Why one module: a checkpoint then holds everything the denoiser reads (the text 
 too, ~3 MB), so a generated video never depends on which text_encoder.pt lies beside it, and
 a jointly trained encoder is saved like any weight. With `train_text=False` (the default,
 as Imagen, PixArt and Open-Sora keep T5 frozen) the encoder gets no gradient and runs under
-`torch.no_grad`; with True it learns with the DiT.
+`torch.no_grad`; with True it learns with the DiT. With `word_tokens=True` the DiT also reads
+the encoder's word embeddings, after its tokens (`context`), and their mean joins the pooled
+vector: lesson 09 measures how faintly the contextual tokens alone carry a motion word.
 
 Classifier-free guidance (Ho & Salimans 2022) needs an unconditional model: in training each
 caption is replaced by the empty caption "" (<bos> <eos>) with probability
@@ -26,7 +28,7 @@ from torch import Tensor, nn
 
 from minisora.core.config import configure
 from minisora.models.video_dit import VIDEO_DIT_PRESETS, VideoDiT, VideoDiTConfig
-from minisora.text.encoder import TEXT_ENCODER_PRESETS, TextEncoder, TextEncoderConfig
+from minisora.text.encoder import TEXT_ENCODER_PRESETS, TextEmbedding, TextEncoder, TextEncoderConfig
 
 
 @dataclass
@@ -37,6 +39,7 @@ class TextToVideoConfig:
     text: TextEncoderConfig = field(default_factory=lambda: dataclasses.replace(TEXT_ENCODER_PRESETS["small"]))
     train_text: bool = False
     text_dropout_prob: float = 0.1
+    word_tokens: bool = False  # True: the DiT also reads the encoder's word embeddings (see `context`)
 
     def __post_init__(self) -> None:
         # A checkpoint stores the config as nested dicts (dataclasses.asdict): rebuild the two dataclasses.
@@ -50,8 +53,9 @@ class TextToVideoConfig:
         if self.dit.context_dim != self.text.dim:
             raise ValueError(f"the DiT reads the text tokens: dit.context_dim={self.dit.context_dim} must equal "
                              f"text.dim={self.text.dim}")
-        if not isinstance(self.train_text, bool):
-            raise ValueError(f"train_text must be True or False, got {self.train_text!r}")
+        for name in ("train_text", "word_tokens"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")
         if isinstance(self.text_dropout_prob, bool) or not 0.0 <= self.text_dropout_prob < 1.0:
             raise ValueError(f"text_dropout_prob must be in [0, 1), got {self.text_dropout_prob!r}")
 
@@ -112,4 +116,29 @@ class TextToVideoModel(nn.Module):
             raise ValueError(f"got {x.shape[0]} latent videos but {ids.shape[0]} captions; pass one caption per video")
         ids, mask = self.drop_captions(ids, mask)
         text = self.encode_text(ids, mask)
-        return self.dit(x, t, context=text.tokens, context_mask=text.mask, pooled=text.pooled)
+        context, context_mask = self.context(ids, text)
+        pooled = text.pooled
+        if self.config.word_tokens:
+            # The mean of the word vectors joins the pooled vector: a bag of words, so every motion word
+            # reaches adaLN (which modulates every token) as a label would, and not only through cross-attention.
+            length = text.mask.shape[1]
+            pooled = pooled + context[:, length:].sum(dim=1) / text.mask.sum(dim=1, keepdim=True)
+        return self.dit(x, t, context=context, context_mask=context_mask, pooled=pooled)
+
+    def context(self, ids: Tensor, text: TextEmbedding) -> tuple[Tensor, Tensor]:
+        """The tokens the DiT cross-attends to, and their mask: the encoder's tokens (B, L, Dc); with
+        `word_tokens` its word embeddings plus positions after them (B, 2L, Dc), normalized to the tokens' scale.
+
+        Why the words: lesson 08's contrastive encoder mixes each caption into every token (changing the colour
+        moves every token's feature; changing the motion moves one token's a little), so the motion words
+        reach the DiT faint. Its word embeddings are one distinct vector per word and place, before any
+        mixing: with them, "left" and "right" are different keys whatever else the caption says."""
+        if not self.config.word_tokens:
+            return text.tokens, text.mask
+        ids = ids[:, :text.mask.shape[1]]  # encode_text dropped the all-padding columns
+        with torch.no_grad() if not self.config.train_text else contextlib.nullcontext():
+            # (B, L, Dc): each word's vector plus its position's, so "red ... moving left" keeps its order
+            words = self.text.token_embed(ids) + self.text.positions[:, :ids.shape[1]]
+        # LayerNorm without affine: the encoder's tokens leave its final LayerNorm at norm ~sqrt(Dc); these match.
+        words = nn.functional.layer_norm(words, words.shape[-1:]) * text.mask[..., None].to(words.dtype)
+        return torch.cat([text.tokens, words], dim=1), torch.cat([text.mask, text.mask], dim=1)

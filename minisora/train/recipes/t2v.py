@@ -1,7 +1,8 @@
 """Recipe `t2v`: lesson 09's text-to-video latent DiT on Bouncing Shapes clips and their captions.
 
 Data: `clips` training clips (split "train": the held-out (colour, shape, motion) triples are
-never seen; 1-3 objects, every motion, camera moves, both backgrounds), `frames` x `size` x
+never seen; every motion, camera moves, both backgrounds; `one_object_share` of them with one
+object, the rest with the world's 1-3, see `training_clips`), `frames` x `size` x
 `size`, rendered once and encoded once by the shipped per-frame video VAE
 (data/video_vae_f4.pt, whose gate passed) into latents (N, F, 4, size/4, size/4), kept in
 memory. Why a cache: rendering a clip takes ~15 ms and encoding its frames a few more, so
@@ -12,8 +13,11 @@ is drawn, one of the two is used (the canonical one with probability `canonical_
 drawn from torch's generator, which the trainer seeds.
 
 Network: `TextToVideoModel` = the shipped text encoder (data/text_encoder.pt, frozen unless
-`train_text`) + a `VIDEO_DIT_PRESETS` video DiT (2x2x2 tubelets of the latents: 128 tokens).
-Captions are dropped to "" with probability `text_dropout_prob` for classifier-free guidance.
+`train_text`; with `word_tokens` the DiT also reads its word embeddings) + a `VIDEO_DIT_PRESETS`
+video DiT (2x2x2 tubelets of the latents: 128 tokens) with full 3-D attention by default: at 128
+tokens one joint attention is cheaper than a spatial plus a temporal one and measured better
+(lesson 09, section 8). Captions are dropped to "" with probability `text_dropout_prob` for
+classifier-free guidance.
 
 Objective (`objective`): "flow", rectified flow (`flow_matching_loss`, the network predicts
 ε - x_0 at 1000 t), or "v_prediction" on a DDPM schedule (`training_loss`). Sampling,
@@ -28,7 +32,7 @@ from dataclasses import dataclass, field
 
 import torch
 from torch import Tensor, nn
-from torch.utils.data import DataLoader
+from torch.utils.data import ConcatDataset, DataLoader
 
 from minisora.core import data_file, load_model
 from minisora.core.pixels import to_model_range
@@ -48,23 +52,30 @@ class T2VRecipe:
 
     preset: str = "cpu"  # a VIDEO_DIT_PRESETS name
     depth: int | None = None  # None: the preset's
-    attention: str | None = None  # None: the preset's ("factorized"); "full" or "spatial" for the ablations
+    attention: str | None = "full"  # joint 3-D (lesson 09's ablation: better at 128 tokens); None: the preset's
     tubelet_frames: int | None = None  # None: the preset's (2); 1 = frame patches
     objective: str = "flow"  # "flow" (rectified flow) or "v_prediction" (DDPM schedule)
     noise_schedule: str = "linear"  # v_prediction only
     frames: int = 16
     size: int = 32
-    clips: int = 8_000  # training clips, rendered and encoded once (~3 min on 2 cores)
+    clips: int = 12_000  # training clips, rendered and encoded once (~4 min on 2 cores)
+    one_object_share: float = 0.25  # of the clips, this share shows one object; the rest 1-3 (so ~1/2 show one)
     batch_size: int = 32
     canonical_prob: float = 0.5  # the share of canonical captions; the rest are the clip's free phrasing
     text_encoder: str = "text_encoder.pt"  # a data/ file or a path: the encoder the DiT reads
     train_text: bool = False  # True: the text encoder learns with the DiT
     text_dropout_prob: float = 0.1  # captions dropped to "" (classifier-free guidance)
+    word_tokens: bool = True  # the DiT also reads the encoder's word embeddings (TextToVideoModel.context)
     vae: str = "video_vae_f4.pt"  # a data/ file or a path: the autoencoder of the latents
     num_workers: int = 2  # processes rendering the cache
     data_seed: int = 0
-    train: TrainConfig = field(default_factory=lambda: TrainConfig(steps=3_200, lr=8e-4, warmup=200,
-                                                                   ema_decay=0.998, log_every=50, save_every=400))
+    train: TrainConfig = field(default_factory=lambda: TrainConfig(steps=6_000, lr=8e-4, warmup=200,
+                                                                   schedule="cosine", min_lr_ratio=0.1,
+                                                                   ema_decay=0.998, log_every=50, save_every=500))
+
+    def __post_init__(self) -> None:
+        if isinstance(self.one_object_share, bool) or not 0.0 <= self.one_object_share <= 1.0:
+            raise ValueError(f"one_object_share must be a share in [0, 1], got {self.one_object_share!r}")
 
 
 def resolve_file(name: str):
@@ -118,9 +129,24 @@ def build_model(options: T2VRecipe) -> TextToVideoModel:
     dit = dataclasses.replace(VIDEO_DIT_PRESETS[options.preset], num_frames=options.frames,
                               input_size=(latent, latent), context_dim=encoder.config.dim, **overrides)
     model = TextToVideoModel(TextToVideoConfig(dit=dit, text=encoder.config, train_text=options.train_text,
-                                               text_dropout_prob=options.text_dropout_prob))
+                                               text_dropout_prob=options.text_dropout_prob,
+                                               word_tokens=options.word_tokens))
     model.text.load_state_dict(encoder.state_dict())
     return model
+
+
+def training_clips(options: T2VRecipe) -> ConcatDataset:
+    """The train-split clips: `one_object_share` of them with one object, the rest with 1-3.
+
+    Why more single objects than the world's 1-in-3: a caption's motion word changes the denoising
+    loss little (the object's place in x_t already says most of where it goes), so the model learns
+    to follow it late; in a one-object clip nothing else competes for that word."""
+    single = round(options.clips * options.one_object_share)
+    size = {"num_frames": options.frames, "height": options.size, "width": options.size, "split": "train",
+            "caption_style": "free"}
+    parts = [BouncingShapes(length=count, max_objects=objects, seed=options.data_seed + offset, **size)
+             for count, objects, offset in ((single, 1, 1), (options.clips - single, 3, 0)) if count]
+    return ConcatDataset(parts)
 
 
 def build(options: T2VRecipe, device) -> RecipeRun:
@@ -129,8 +155,7 @@ def build(options: T2VRecipe, device) -> RecipeRun:
     if vae.config.factor != 4 or model.config.dit.in_channels != vae.config.latent_channels:
         raise ValueError(f"{options.vae} is a VAE of factor {vae.config.factor} with {vae.config.latent_channels} "
                          "latent channels; the t2v recipe expects the f4, 4-channel video VAE (video_vae_f4.pt)")
-    clips = BouncingShapes(length=options.clips, num_frames=options.frames, height=options.size, width=options.size,
-                           split="train", caption_style="free", seed=options.data_seed)
+    clips = training_clips(options)
     cache = encode_clips(vae, clips, device, options.num_workers)
     tokenizer = model.tokenizer
     ids_canonical, mask_canonical = tokenizer.encode(cache["canonical"])
@@ -142,10 +167,13 @@ def build(options: T2VRecipe, device) -> RecipeRun:
     loss_fn = t2v_loss(options.objective, options.canonical_prob, process)
     dit_parameters = sum(p.numel() for p in model.dit.parameters())
     cfg = model.config.dit
+    words = ", and its word embeddings" if options.word_tokens else ""
     describe = (f"VideoDiT-{options.preset} ({dit_parameters:,} parameters, {cfg.attention} attention, "
                 f"{cfg.tubelet_frames}x{cfg.patch_size}x{cfg.patch_size} tubelets) + text encoder "
-                f"({'trained' if options.train_text else 'frozen'}) from {options.text_encoder}; "
-                f"{options.objective}; {len(clips):,} clips {tuple(cache['latents'].shape[1:])} latents from "
+                f"({'trained' if options.train_text else 'frozen'}{words}) "
+                f"from {options.text_encoder}; "
+                f"{options.objective}; {len(clips):,} clips ({options.one_object_share:.0%} one-object, the rest 1-3) "
+                f"{tuple(cache['latents'].shape[1:])} latents from "
                 f"{options.vae}")
 
     def finish(trainer) -> dict:
