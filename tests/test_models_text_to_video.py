@@ -71,7 +71,7 @@ def test_word_tokens_follow_the_encoder_tokens_in_order_and_masked():
     model = tiny(word_tokens=True).eval()
     x, t, ids, mask = batch(model)
     text = model.encode_text(ids, mask)
-    context, context_mask = model.context(ids[:, :text.mask.shape[1]], text)
+    context, context_mask, pooled = model.text_condition(ids[:, :text.mask.shape[1]], text)
     length = text.mask.shape[1]
     assert context.shape == (2, 2 * length, TEXT.dim) and context_mask.shape == (2, 2 * length)
     torch.testing.assert_close(context[:, :length], text.tokens)  # the encoder's tokens come first, unchanged
@@ -83,9 +83,11 @@ def test_word_tokens_follow_the_encoder_tokens_in_order_and_masked():
                                rtol=0.03, atol=0.0)
     # a word's vector depends on the word and its place only: swapping one word changes that slot alone
     other, other_mask = model.tokenizer.encode(["a small red circle moving right", CAPTIONS[1]])
-    changed = model.context(other[:, :length], model.encode_text(other[:, :length], other_mask[:, :length]))[0]
+    changed = model.text_condition(other[:, :length], model.encode_text(other[:, :length], other_mask[:, :length]))[0]
     moved = (changed[0, length:] - words[0]).norm(dim=-1) > 1e-4
     assert moved.sum() == 1
+    # the pooled vector gains the words' mean over the real tokens
+    torch.testing.assert_close(pooled, text.pooled + words.sum(dim=1) / text.mask.sum(dim=1, keepdim=True))
     # and the DiT reads them: the same tokens with and without the words give different predictions
     plain = tiny().eval()
     plain.load_state_dict(model.state_dict())

@@ -8,7 +8,7 @@ too, ~3 MB), so a generated video never depends on which text_encoder.pt lies be
 a jointly trained encoder is saved like any weight. With `train_text=False` (the default,
 as Imagen, PixArt and Open-Sora keep T5 frozen) the encoder gets no gradient and runs under
 `torch.no_grad`; with True it learns with the DiT. With `word_tokens=True` the DiT also reads
-the encoder's word embeddings, after its tokens (`context`), and their mean joins the pooled
+the encoder's word embeddings, after its tokens (`text_condition`), and their mean joins the pooled
 vector: lesson 09 measures how faintly the contextual tokens alone carry a motion word.
 
 Classifier-free guidance (Ho & Salimans 2022) needs an unconditional model: in training each
@@ -39,7 +39,7 @@ class TextToVideoConfig:
     text: TextEncoderConfig = field(default_factory=lambda: dataclasses.replace(TEXT_ENCODER_PRESETS["small"]))
     train_text: bool = False
     text_dropout_prob: float = 0.1
-    word_tokens: bool = False  # True: the DiT also reads the encoder's word embeddings (see `context`)
+    word_tokens: bool = False  # True: the DiT also reads the encoder's word embeddings (`text_condition`)
 
     def __post_init__(self) -> None:
         # A checkpoint stores the config as nested dicts (dataclasses.asdict): rebuild the two dataclasses.
@@ -116,29 +116,28 @@ class TextToVideoModel(nn.Module):
             raise ValueError(f"got {x.shape[0]} latent videos but {ids.shape[0]} captions; pass one caption per video")
         ids, mask = self.drop_captions(ids, mask)
         text = self.encode_text(ids, mask)
-        context, context_mask = self.context(ids, text)
-        pooled = text.pooled
-        if self.config.word_tokens:
-            # The mean of the word vectors joins the pooled vector: a bag of words, so every motion word
-            # reaches adaLN (which modulates every token) as a label would, and not only through cross-attention.
-            length = text.mask.shape[1]
-            pooled = pooled + context[:, length:].sum(dim=1) / text.mask.sum(dim=1, keepdim=True)
+        context, context_mask, pooled = self.text_condition(ids, text)
         return self.dit(x, t, context=context, context_mask=context_mask, pooled=pooled)
 
-    def context(self, ids: Tensor, text: TextEmbedding) -> tuple[Tensor, Tensor]:
-        """The tokens the DiT cross-attends to, and their mask: the encoder's tokens (B, L, Dc); with
-        `word_tokens` its word embeddings plus positions after them (B, 2L, Dc), normalized to the tokens' scale.
+    def text_condition(self, ids: Tensor, text: TextEmbedding) -> tuple[Tensor, Tensor, Tensor]:
+        """What the DiT reads of the caption: the tokens it cross-attends to, their mask and the pooled vector.
+        Without `word_tokens`: the encoder's tokens (B, L, Dc), mask (B, L), pooled (B, Dc). With them: its word
+        embeddings plus positions after the tokens (B, 2L, Dc), normalized to the tokens' scale, and their mean
+        added to the pooled vector.
 
         Why the words: lesson 08's contrastive encoder mixes each caption into every token (changing the colour
         moves every token's feature; changing the motion moves one token's a little), so the motion words
         reach the DiT faint. Its word embeddings are one distinct vector per word and place, before any
         mixing: with them, "left" and "right" are different keys whatever else the caption says."""
         if not self.config.word_tokens:
-            return text.tokens, text.mask
+            return text.tokens, text.mask, text.pooled
         ids = ids[:, :text.mask.shape[1]]  # encode_text dropped the all-padding columns
         with torch.no_grad() if not self.config.train_text else contextlib.nullcontext():
             # (B, L, Dc): each word's vector plus its position's, so "red ... moving left" keeps its order
             words = self.text.token_embed(ids) + self.text.positions[:, :ids.shape[1]]
         # LayerNorm without affine: the encoder's tokens leave its final LayerNorm at norm ~sqrt(Dc); these match.
         words = nn.functional.layer_norm(words, words.shape[-1:]) * text.mask[..., None].to(words.dtype)
-        return torch.cat([text.tokens, words], dim=1), torch.cat([text.mask, text.mask], dim=1)
+        # The mean of the word vectors joins the pooled vector: a bag of words, so every motion word reaches
+        # adaLN (which modulates every token) as a label would, and not only through cross-attention.
+        pooled = text.pooled + words.sum(dim=1) / text.mask.sum(dim=1, keepdim=True)
+        return torch.cat([text.tokens, words], dim=1), torch.cat([text.mask, text.mask], dim=1), pooled

@@ -65,7 +65,7 @@ class T2VRecipe:
     text_encoder: str = "text_encoder.pt"  # a data/ file or a path: the encoder the DiT reads
     train_text: bool = False  # True: the text encoder learns with the DiT
     text_dropout_prob: float = 0.1  # captions dropped to "" (classifier-free guidance)
-    word_tokens: bool = True  # the DiT also reads the encoder's word embeddings (TextToVideoModel.context)
+    word_tokens: bool = True  # the DiT also reads the encoder's word embeddings (TextToVideoModel.text_condition)
     vae: str = "video_vae_f4.pt"  # a data/ file or a path: the autoencoder of the latents
     num_workers: int = 2  # processes rendering the cache
     data_seed: int = 0
@@ -170,11 +170,9 @@ def build(options: T2VRecipe, device) -> RecipeRun:
     words = ", and its word embeddings" if options.word_tokens else ""
     describe = (f"VideoDiT-{options.preset} ({dit_parameters:,} parameters, {cfg.attention} attention, "
                 f"{cfg.tubelet_frames}x{cfg.patch_size}x{cfg.patch_size} tubelets) + text encoder "
-                f"({'trained' if options.train_text else 'frozen'}{words}) "
-                f"from {options.text_encoder}; "
+                f"({'trained' if options.train_text else 'frozen'}{words}) from {options.text_encoder}; "
                 f"{options.objective}; {len(clips):,} clips ({options.one_object_share:.0%} one-object, the rest 1-3) "
-                f"{tuple(cache['latents'].shape[1:])} latents from "
-                f"{options.vae}")
+                f"{tuple(cache['latents'].shape[1:])} latents from {options.vae}")
 
     def finish(trainer) -> dict:
         # The sizes, VAE and objective a pipeline needs are in the metadata's "options" already.
