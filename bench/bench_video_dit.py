@@ -8,12 +8,16 @@ how: Latte (variant 1 of the paper, as diffusers builds it) gives every layer a 
 transformer block (self-attention, cross-attention, MLP) *and* a temporal block (attention
 and its own MLP), and cuts frames into p x p patches; our block has one MLP after spatial,
 temporal and cross-attention. So the FLOPs of one step differ too, and we report both the
-time ratio and the time per FLOP. Our row "frame patches" uses Latte's tokens (pt = 1); the
-row "tubelets" is what the t2v recipe trains (pt = 2: half the tokens).
+time ratio and the time per FLOP. Our row "frame patches" uses Latte's tokens (pt = 1) and
+Latte's factorized attention; the row "tubelets" halves the tokens (pt = 2); the row "as t2v
+trains" is the shipped recipe's network: tubelets and one full 3-D attention per block.
 
 Runs alternate ours / theirs so a machine that slows down slows both; medians are reported.
+The last lines say where the trained network's step spends its time (torch.profiler, self
+CPU time by kind of operator): the matmuls run near the machine's rate, the rest does not.
 
     python bench/bench_video_dit.py --preset cpu --frames 16 --size 8 --batch 8 --repeats 5
+    python bench/bench_video_dit.py --preset gpu --batch 8 --repeats 3   # the wider network, on this CPU
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ import time
 
 import torch
 from torch.nn.attention import SDPBackend, sdpa_kernel
+from torch.profiler import ProfilerActivity, profile
 from torch.utils.flop_counter import FlopCounterMode
 
 from minisora.models import VIDEO_DIT_PRESETS, VideoDiT
@@ -56,6 +61,32 @@ def matmul_rate(n: int = 2048, repeats: int = 5) -> float:
     return 2 * n**3 / best
 
 
+# Which operators do which kind of work: matmuls (the arithmetic the FLOP count is mostly made of),
+# the fused attention kernels, and everything that moves memory more than it multiplies.
+OPERATOR_KINDS = {
+    "matmul": ("aten::mm", "aten::addmm", "aten::bmm", "aten::baddbmm"),
+    "attention kernel": ("aten::_scaled_dot_product_flash_attention_for_cpu",
+                         "aten::_scaled_dot_product_flash_attention_for_cpu_backward"),
+    "GELU": ("aten::gelu", "aten::gelu_backward"),
+    "LayerNorm": ("aten::native_layer_norm", "aten::native_layer_norm_backward"),
+    "copies (rearrange, cat)": ("aten::copy_", "aten::cat", "aten::clone"),
+    "elementwise (mul, add, ...)": ("aten::mul", "aten::add", "aten::add_", "aten::sub", "aten::div", "aten::sum",
+                                    "aten::fill_", "aten::mul_"),
+}
+
+
+def time_by_kind(forward, steps: int = 2) -> dict[str, float]:
+    """Share of a training step's self CPU time per kind of operator (OPERATOR_KINDS, the rest: "other")."""
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        for _ in range(steps):
+            forward().square().mean().backward()
+    totals = {op.key: op.self_cpu_time_total for op in prof.key_averages()}
+    everything = sum(totals.values())
+    shares = {kind: sum(totals.get(op, 0.0) for op in ops) / everything for kind, ops in OPERATOR_KINDS.items()}
+    shares["other"] = 1 - sum(shares.values())
+    return shares
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--preset", default="cpu", choices=sorted(VIDEO_DIT_PRESETS))
@@ -74,6 +105,7 @@ def main() -> None:
                                  input_size=(args.size, args.size), context_dim=args.text_dim)
     frame_patches = VideoDiT(config, tubelet_frames=1)
     tubelets = VideoDiT(config, tubelet_frames=2)
+    trained = VideoDiT(config, tubelet_frames=2, attention="full")  # the t2v recipe's choice
     latte = LatteTransformer3DModel(
         num_attention_heads=config.num_heads, attention_head_dim=config.dim // config.num_heads,
         in_channels=config.in_channels, out_channels=config.in_channels, num_layers=config.depth,
@@ -82,7 +114,7 @@ def main() -> None:
         caption_channels=args.text_dim, video_length=args.frames,
     )
     # Trained-looking weights, not the zero inits (which would be no less work, but be fair).
-    for model in (frame_patches, tubelets, latte):
+    for model in (frame_patches, tubelets, trained, latte):
         for p in model.parameters():
             torch.nn.init.normal_(p, std=0.02)
     x = torch.randn(args.batch, args.frames, config.in_channels, args.size, args.size)  # (B, F, C, H, W)
@@ -92,11 +124,14 @@ def main() -> None:
     # (a (B, S) mask fails to reshape in 0.42), and with every token real a mask changes nothing.
     mask = None
     pooled = context.mean(dim=1)
+    # The t2v model's DiT reads the caption's tokens and then its word embeddings: twice the keys.
+    words_too = torch.cat([context, torch.randn_like(context)], dim=1)  # (B, 2 S, text_dim)
     latte_x = x.transpose(1, 2).contiguous()  # diffusers wants (B, C, F, H, W)
     peers = {
         "minisora, frame patches": (frame_patches, lambda: frame_patches(x, t, context, mask, pooled)),
         "diffusers Latte": (latte, lambda: latte(latte_x, timestep=t, encoder_hidden_states=context).sample),
         "minisora, tubelets": (tubelets, lambda: tubelets(x, t, context, mask, pooled)),
+        "minisora, as t2v trains": (trained, lambda: trained(x, t, words_too, mask, pooled)),
     }
     for _, forward in peers.values():
         step_seconds(forward)  # warm-up
@@ -107,7 +142,7 @@ def main() -> None:
     median = {name: statistics.median(values) for name, values in times.items()}
     flops = {name: training_step_flops(forward) for name, (_, forward) in peers.items()}
     tokens = {"minisora, frame patches": args.frames, "diffusers Latte": args.frames,
-              "minisora, tubelets": args.frames // 2}
+              "minisora, tubelets": args.frames // 2, "minisora, as t2v trains": args.frames // 2}
     spatial = (args.size // config.patch_size) ** 2
     print(f"VideoDiT-{args.preset} vs Latte (width {config.dim}, depth {config.depth}, {config.num_heads} heads, "
           f"patch {config.patch_size}), batch {args.batch} x {args.frames} x {config.in_channels} x {args.size} x "
@@ -115,17 +150,20 @@ def main() -> None:
           f"median of {args.repeats}")
     for name, seconds in median.items():
         count = sum(p.numel() for p in peers[name][0].parameters())
-        print(f"  {name:<24} {seconds * 1000:8.1f} ms/step  {flops[name] / 1e9:6.1f} GFLOP  "
+        print(f"  {name:<25} {seconds * 1000:8.1f} ms/step  {flops[name] / 1e9:6.1f} GFLOP  "
               f"{flops[name] / seconds / 1e9:6.1f} GFLOP/s  {tokens[name] * spatial:4d} tokens  "
               f"({count / 1e6:.2f} M parameters)")
     ratio = median["minisora, frame patches"] / median["diffusers Latte"]
     per_flop = ratio * flops["diffusers Latte"] / flops["minisora, frame patches"]
     print(f"  ratio minisora (frame patches) / diffusers, time: {ratio:.2f}x; time per FLOP: {per_flop:.2f}x")
     peak = matmul_rate()
-    ours = "minisora, tubelets"
-    achieved = flops[ours] / median[ours]
-    print(f"our training step (tubelets, as trained): {achieved / 1e9:.1f} GFLOP/s; this machine's 2048 x 2048 fp32 "
-          f"matmul: {peak / 1e9:.1f} GFLOP/s; ratio {achieved / peak:.2f}")
+    for ours in ("minisora, tubelets", "minisora, as t2v trains"):
+        achieved = flops[ours] / median[ours]
+        print(f"{ours}: {achieved / 1e9:.1f} GFLOP/s; this machine's 2048 x 2048 fp32 matmul: {peak / 1e9:.1f} "
+              f"GFLOP/s; ratio {achieved / peak:.2f}")
+    shares = time_by_kind(peers["minisora, as t2v trains"][1])
+    print("where the step of 'as t2v trains' spends its time (self CPU time): "
+          + ", ".join(f"{kind} {share:.0%}" for kind, share in shares.items()))
 
 
 if __name__ == "__main__":

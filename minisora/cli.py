@@ -100,6 +100,8 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("--steps", type=_positive, default=25, help="sampling steps")
     generate.add_argument("--guidance", type=float, help="classifier-free guidance scale (1 = none; default: the "
                                                          "pipeline's)")
+    generate.add_argument("--eta", type=float, help="fresh noise per sampling step, DDIM's eta: 0 = the deterministic "
+                                                    "sampler, 1 = DDPM's noise (default: the pipeline's)")
     generate.add_argument("--seed", type=int, default=0)
     generate.add_argument("--scale", type=_positive, default=4, help="nearest-neighbour upscaling when saving")
     generate.add_argument("--device", help="cpu or cuda (default: cuda when there is one)")
@@ -110,6 +112,8 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--prompts", type=_positive, default=300, help="an even number: half seen, half held-out")
     evaluate.add_argument("--steps", type=_positive, default=25, help="sampling steps")
     evaluate.add_argument("--guidance", type=float, help="classifier-free guidance scale (default: the pipeline's)")
+    evaluate.add_argument("--eta", type=float, help="fresh noise per sampling step, DDIM's eta, 0 to 1 (default: "
+                                                    "the pipeline's)")
     evaluate.add_argument("--seed", type=int, default=0)
     evaluate.add_argument("--out", type=pathlib.Path, help="a .json file for the table and the settings")
     evaluate.add_argument("--device", help="cpu or cuda (default: cuda when there is one)")
@@ -277,6 +281,8 @@ def run_generate(args: argparse.Namespace) -> pathlib.Path:
     _check_out_file(args.out, (".mp4", ".gif"))
     pipe = _pipeline(args)
     extra = {} if args.guidance is None else {"guidance_scale": args.guidance}
+    if args.eta is not None:
+        extra["eta"] = args.eta
     start = time.perf_counter()
     video = pipe(args.prompt, num_frames=args.frames, height=args.height, width=args.width,
                  num_inference_steps=args.steps, seed=args.seed, progress=not args.no_progress, **extra)
@@ -292,6 +298,7 @@ def run_evaluate(args: argparse.Namespace) -> dict:
 
     from minisora.pipeline import evaluate_pipeline, format_table, prompt_suite, score_table
     from minisora.pipeline.evaluate import as_json
+    from minisora.pipeline.text_to_video import DEFAULT_ETA, DEFAULT_GUIDANCE
 
     if args.out is not None:
         _check_out_file(args.out, (".json",))
@@ -300,14 +307,18 @@ def run_evaluate(args: argparse.Namespace) -> dict:
     pipe = _pipeline(args)
     start = time.perf_counter()
     records = evaluate_pipeline(pipe, prompt_suite(args.prompts), num_inference_steps=args.steps,
-                                guidance_scale=args.guidance, seed=args.seed, progress=True)
+                                guidance_scale=args.guidance, seed=args.seed, progress=True,
+                                eta=args.eta)
     seconds = time.perf_counter() - start
     rows = score_table(records)
     print(format_table(rows))
     print(f"{len(records)} videos in {seconds:.0f} s ({seconds / len(records):.2f} s per video, generation and "
           "judging)")
     result = {"command": "minisora " + shlex.join(args.argv), "checkpoint": str(args.checkpoint or "data/t2v.pt"),
-              "steps": args.steps, "guidance": args.guidance, "seed": args.seed, "prompts": args.prompts,
+              # The settings used, the pipeline's defaults filled in, so a test can generate the same videos.
+              "steps": args.steps, "guidance": DEFAULT_GUIDANCE if args.guidance is None else args.guidance,
+              "eta": DEFAULT_ETA if args.eta is None else args.eta, "seed": args.seed,
+              "prompts": args.prompts,
               "seconds": seconds, "rows": as_json(rows),
               # Every verdict, so a test can generate some of the same videos again and compare.
               "records": [{"prompt": r["prompt"].prompt, "spec": r["prompt"].spec, "split": r["prompt"].split,

@@ -151,7 +151,7 @@ def test_the_text_to_video_model_generates_as_scored():
     pipe = TextToVideoPipeline.from_pretrained()
     suite = prompt_suite(scores["prompts"])[:50]  # the first batch of `minisora evaluate` (batch 50, seed + 0)
     records = evaluate_pipeline(pipe, suite, num_inference_steps=scores["steps"], guidance_scale=scores["guidance"],
-                                seed=scores["seed"], batch_size=50)
+                                eta=scores["eta"], seed=scores["seed"], batch_size=50)
     logged = scores["records"][:50]
     assert [r["prompt"].spec for r in records] == [entry["spec"] for entry in logged]
     agree = sum(r["match"] == entry["match"] for r, entry in zip(records, logged))

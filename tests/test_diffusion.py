@@ -369,6 +369,31 @@ def test_sampler_specific_errors():
         flow.set_timesteps(timesteps=[500.0, 1000.0])
     with pytest.raises(ValueError, match="shift must be positive"):
         FlowMatchingSampler(shift=0)
+    for eta in (-0.5, 1.01, float("nan"), True, "0.5", None):
+        with pytest.raises(ValueError, match=r"eta must be a number in \[0, 1\]"):
+            FlowMatchingSampler(eta=eta)
+
+
+def test_flow_step_with_eta_rejoins_the_line_with_ddim_noise():
+    """eta = 0 is the Euler step; eta > 0 is (1 - t') x̂0 + t' (sqrt(1 - c²) ε̂ + c ξ), c from DDIM eq. 16."""
+    x, v = torch.randn(3, 4, dtype=torch.float64), torch.randn(3, 4, dtype=torch.float64)
+    euler, stochastic = FlowMatchingSampler(), FlowMatchingSampler(eta=0.7)
+    for sampler in (euler, stochastic):
+        sampler.set_timesteps(4)  # path times 1, 0.75, 0.5, 0.25, then 0
+    t, t_next = 0.75, 0.5
+    assert torch.allclose(euler.step(v, 750.0, x), x + (t_next - t) * v)
+    x0, eps = x - t * v, x + (1 - t) * v
+    # DDIM's sigma on the variance-preserving path x / n_t, written with alpha_bar = ((1 - t) / n_t)²:
+    n, n_next = ((1 - t) ** 2 + t**2) ** 0.5, ((1 - t_next) ** 2 + t_next**2) ** 0.5
+    a, a_next = ((1 - t) / n) ** 2, ((1 - t_next) / n_next) ** 2
+    sigma = 0.7 * ((1 - a_next) / (1 - a) * (1 - a / a_next)) ** 0.5  # Song et al. eq. 16
+    c = sigma / (1 - a_next) ** 0.5  # the share of x_{t'}'s noise that is fresh
+    xi = torch.randn(x.shape, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
+    expected = (1 - t_next) * x0 + t_next * ((1 - c**2) ** 0.5 * eps + c * xi)
+    got = stochastic.step(v, 750.0, x, generator=torch.Generator().manual_seed(3))
+    assert torch.allclose(got, expected) and not torch.allclose(got, euler.step(v, 750.0, x))
+    # The last step lands on x̂0 whatever the noise.
+    assert torch.allclose(stochastic.step(v, 250.0, x, generator=torch.Generator().manual_seed(4)), x - 0.25 * v)
 
 
 def test_ddpm_step_is_algorithm_2():

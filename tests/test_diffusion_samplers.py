@@ -106,10 +106,19 @@ def chain_moments(sampler, mu, s):
     The coefficients are re-derived here from the papers, independently of minisora's code.
     """
     steps = []  # (a, b, p, q, r, sigma) per step
-    if isinstance(sampler, FlowMatchingSampler):
+    if isinstance(sampler, FlowMatchingSampler) and sampler.eta == 0:
         grid = sampler.sigmas.tolist()  # the path times, then 0
         for t, t_next in zip(grid[:-1], grid[1:]):  # x' = x + (t' - t)(ε̂ - x̂_0)
             steps.append((1 - t, t, t - t_next, t_next - t, 1.0, 0.0))
+    elif isinstance(sampler, FlowMatchingSampler):
+        # DDIM (eq. 12, 16) on the variance-preserving path x_t / n_t, n_t = sqrt((1 - t)² + t²), scaled back.
+        grid = sampler.sigmas.tolist()
+        for t, t_next in zip(grid[:-1], grid[1:]):
+            n, n_next = ((1 - t) ** 2 + t**2) ** 0.5, ((1 - t_next) ** 2 + t_next**2) ** 0.5
+            a_t, a_s = ((1 - t) / n) ** 2, ((1 - t_next) / n_next) ** 2
+            sigma = sampler.eta * ((1 - a_s) / (1 - a_t) * (1 - a_t / a_s)) ** 0.5
+            q = max(1 - a_s - sigma**2, 0.0) ** 0.5
+            steps.append((1 - t, t, 1 - t_next, n_next * q, 0.0, n_next * sigma))
     else:
         alpha_bars = sampler.schedule.alphas_cumprod.tolist()
         ts = [int(t) for t in sampler.timesteps]
@@ -166,6 +175,9 @@ CONFIGS = [
                                                              timestep_spacing="trailing"), 20, 0.14, 0.02, 0.15),
     ("flow-euler-100", FlowMatchingSampler, 100, 0.02, 0.01, 0.0),
     ("flow-euler-20", FlowMatchingSampler, 20, 0.08, 0.01, 0.15),
+    ("flow-eta1-100", lambda: FlowMatchingSampler(eta=1.0), 100, 0.04, 0.01, 0.0),
+    ("flow-eta1-20", lambda: FlowMatchingSampler(eta=1.0), 20, 0.14, 0.01, 0.1),
+    ("flow-eta0.5-20", lambda: FlowMatchingSampler(eta=0.5), 20, 0.09, 0.01, 0.1),
 ]
 PARAMS = [pytest.param(*c[1:5], id=c[0]) for c in CONFIGS]
 

@@ -9,7 +9,7 @@ from minisora.cli import main
 from minisora.core import read_video, save_checkpoint
 from minisora.data import DEFAULT_HOLDOUT, parse_caption
 from minisora.pipeline import TextToVideoPipeline, evaluate_pipeline, format_table, prompt_suite, score_table
-from minisora.pipeline.text_to_video import TRAIN_COMMAND
+from minisora.pipeline.text_to_video import DEFAULT_ETA, DEFAULT_GUIDANCE, TRAIN_COMMAND
 from minisora.train.run import train_recipe
 
 PROMPT = "a small red circle moving left"
@@ -51,10 +51,19 @@ def test_guidance_changes_the_video(pipe):
     assert not torch.equal(plain, pipe(PROMPT, num_inference_steps=2, guidance_scale=5.0))
 
 
+def test_eta_adds_fresh_noise_reproducibly(pipe):
+    ode = pipe(PROMPT, num_inference_steps=3, eta=0.0)
+    noisy = pipe(PROMPT, num_inference_steps=3, eta=1.0)
+    assert not torch.equal(ode, noisy)  # the steps' fresh noise changed the video...
+    assert torch.equal(noisy, pipe(PROMPT, num_inference_steps=3, eta=1.0))  # ...drawn from the seed
+    assert pipe.sampler(0.5).eta == 0.5
+
+
 def test_v_prediction_models_sample_with_ddim(run_dir, tmp_path):
     pipe = TextToVideoPipeline.from_pretrained(run_dir)
     pipe.objective = "v_prediction"
     assert type(pipe.sampler()).__name__ == "DDIMSampler"
+    assert pipe.sampler(1.0).eta == 1.0  # eta is DDIM's own
     assert pipe(PROMPT, num_inference_steps=2).shape == (4, 3, 16, 16)
 
 
@@ -82,6 +91,10 @@ def test_unknown_words_warn_by_name(pipe):
     ({"prompt": PROMPT, "guidance_scale": -1}, "guidance_scale"),
     ({"prompt": PROMPT, "guidance_scale": float("inf")}, "guidance_scale"),
     ({"prompt": PROMPT, "num_inference_steps": 0}, "num_inference_steps"),
+    ({"prompt": PROMPT, "eta": -0.1}, "eta must be a number in"),
+    ({"prompt": PROMPT, "eta": 1.5}, "eta must be a number in"),
+    ({"prompt": PROMPT, "eta": True}, "eta must be a number in"),
+    ({"prompt": PROMPT, "eta": "1"}, "eta must be a number in"),
     ({"prompt": " ".join(["red"] * 60)}, "context_length"),
 ])
 def test_bad_requests_are_refused_by_name(pipe, kwargs, words):
@@ -151,6 +164,7 @@ def test_cli_generate_bad_input_exits_2_with_a_message(run_dir, tmp_path, capsys
         (["generate", PROMPT, "--checkpoint", str(run_dir), "--out", str(tmp_path / "x.mp4"), "--frames", "3"],
          "num_frames"),
         (["generate", PROMPT, "--checkpoint", str(run_dir), "--out", "/proc/no/such/x.mp4"], "cannot create"),
+        (["generate", PROMPT, "--checkpoint", str(run_dir), "--out", str(tmp_path / "x.mp4"), "--eta", "2"], "eta"),
     ]
     for argv, words in cases:
         assert main(argv) == 2
@@ -164,6 +178,8 @@ def test_cli_evaluate_writes_json(run_dir, tmp_path, capsys):
 
     result = json.loads(out.read_text())
     assert result["prompts"] == 2 and result["rows"][0]["split"] == "seen"
+    # The settings the videos were made with, defaults filled in, so they can be made again.
+    assert (result["guidance"], result["eta"]) == (DEFAULT_GUIDANCE, DEFAULT_ETA)
     assert [r["split"] for r in result["records"]] == ["seen", "holdout"]
     assert main(["evaluate", "--checkpoint", str(run_dir), "--prompts", "3"]) == 2
     assert "even" in capsys.readouterr().err

@@ -13,6 +13,23 @@ dx/dt = v_θ from t = 1 down to t = 0; `FlowMatchingSampler` does it with Euler 
 
     x_{t_next} = x_t + (t_next - t) v_θ(x_t, t),   t_next < t.
 
+Stochastic sampling. Because x_t = (1 - t) x_0 + t ε, one Euler step is the same as predicting
+both ends of the line and re-joining them at t_next (DDIM on the straight path):
+
+    x̂_0 = x_t - t v̂,   ε̂ = x_t + (1 - t) v̂,   x_{t_next} = (1 - t_next) x̂_0 + t_next ε̂.
+
+`FlowMatchingSampler(eta=η)` replaces a share c of ε̂ with fresh noise ξ ~ N(0, I),
+ε̂ <- sqrt(1 - c²) ε̂ + c ξ, with DDIM's σ (Song et al. 2021, eq. 16) on this path: dividing
+x_t by n_t = sqrt((1 - t)² + t²) gives a variance-preserving path with α = (1 - t) / n_t and
+σ = t / n_t, where DDIM's step with η is
+
+    c² = η² (1 - (α_t / α_next)²) / σ_t²
+
+so η = 0 is the Euler ODE sampler and η = 1 is DDPM's ancestral step (the same η as
+`DDIMSampler`'s), both sampling the data distribution as the steps get small. The ODE carries
+its first, blurry guesses forward in ε̂; fresh noise lets later steps revise them (lesson 09
+measures what that buys).
+
 Training times t are drawn uniformly, or logit-normally (SD3 §3.1: t = sigmoid(m + s n),
 n ~ N(0, 1), which favours the middle of the path). Sampling times may be shifted towards
 noise, t -> shift t / (1 + (shift - 1) t) (SD3 §5.3.2), for large images and videos.
@@ -141,17 +158,21 @@ class FlowMatchingSampler(Sampler):
 
     `sigmas` (n + 1,) are the path times t, descending to exactly 0; `timesteps` (n,) are what
     the network is given and what `step` takes: time_scale · t, in float32 as diffusers stores them.
+    `eta` in [0, 1]: DDIM's η on the straight path, 0 the deterministic Euler steps, 1 DDPM's
+    ancestral noise (see the module docstring).
     """
 
     integer_timesteps = False
     final_timestep = 0.0
 
-    def __init__(self, *, shift: float = 1.0, time_scale: float = FLOW_TIME_SCALE) -> None:
+    def __init__(self, *, shift: float = 1.0, time_scale: float = FLOW_TIME_SCALE, eta: float = 0.0) -> None:
         if not shift > 0:
             raise ValueError(f"shift must be positive (1.0: no shift; SD3 uses 3.0 at 1024²), got {shift!r}")
         _check_time_scale(time_scale)
+        check_eta(eta)
         super().__init__()
         self.shift = shift
+        self.eta = float(eta)
         self.time_scale = float(time_scale)
         self.sigmas: Tensor | None = None  # (n + 1,) float: the path times, then 0
 
@@ -182,10 +203,35 @@ class FlowMatchingSampler(Sampler):
 
     def step(self, model_output: Tensor, timestep: float | Tensor, sample: Tensor,
              generator: torch.Generator | None = None) -> Tensor:
-        """One Euler step x_t -> x_{t_next} = x_t + (t_next - t) v̂ (generator unused: the ODE is deterministic)."""
+        """One step x_t -> x_{t_next}: Euler, x_t + (t_next - t) v̂, or with η > 0 the re-joined line
+        (1 - t_next) x̂_0 + t_next (sqrt(1 - c²) ε̂ + c ξ), c from DDIM's σ (module docstring), ξ from `generator`."""
         self._check_inputs(model_output, sample)
         i = self.step_index(timestep)
-        return sample + (self._sigmas[i + 1] - self._sigmas[i]) * model_output
+        t, t_next = self._sigmas[i], self._sigmas[i + 1]
+        if self.eta == 0:
+            return sample + (t_next - t) * model_output
+        x0 = sample - t * model_output  # the line's data end
+        eps = sample + (1 - t) * model_output  # its noise end
+        c = self.eta * _fresh_noise_share(t, t_next)
+        # Noise is drawn on every step, the last too (where t_next = 0 ignores it), so one generator's
+        # draws do not depend on which step is last.
+        eps = (1 - c**2) ** 0.5 * eps + c * randn_like(sample, generator)
+        return (1 - t_next) * x0 + t_next * eps
+
+
+def _fresh_noise_share(t: float, t_next: float) -> float:
+    """c at η = 1 for a step t -> t_next < t: DDPM's posterior noise on the straight path, as a share of ε."""
+    norm, norm_next = ((1 - t) ** 2 + t**2) ** 0.5, ((1 - t_next) ** 2 + t_next**2) ** 0.5
+    alpha, alpha_next, sigma = (1 - t) / norm, (1 - t_next) / norm_next, t / norm  # the variance-preserving path
+    share = (1 - (alpha / alpha_next) ** 2) / sigma**2
+    return min(max(share, 0.0), 1.0) ** 0.5  # in [0, 1] exactly; the clamp only absorbs rounding
+
+
+def check_eta(eta: float) -> None:
+    """A ValueError unless eta is a number in [0, 1] (DDIM's η: 0 deterministic, 1 DDPM's noise)."""
+    if isinstance(eta, bool) or not isinstance(eta, (int, float)) or not 0 <= eta <= 1:
+        raise ValueError(f"eta must be a number in [0, 1] (0: the deterministic Euler sampler, 1: DDPM's ancestral "
+                         f"noise), got {eta!r}")
 
 
 def _check_time_scale(time_scale: float) -> None:

@@ -58,13 +58,17 @@ def prompt_suite(count: int = 300, seed: int = EVAL_SEED, max_objects: int = 3) 
 
 def evaluate_pipeline(pipe, prompts: Sequence[EvalPrompt], num_inference_steps: int = 25,
                       guidance_scale: float | None = None, seed: int = 0, batch_size: int = 50,
-                      progress: bool = False, keep_videos: bool = False) -> list[dict]:
-    """Generate one video per prompt (batch k seeded `seed + k`) and judge it: one record per prompt."""
+                      progress: bool = False, keep_videos: bool = False,
+                      eta: float | None = None) -> list[dict]:
+    """Generate one video per prompt (batch k seeded `seed + k`) and judge it: one record per prompt.
+    None for guidance_scale or eta: the pipeline's default."""
     if len(prompts) == 0:
         raise ValueError("prompts is empty; pass prompt_suite(...) or a list of EvalPrompt")
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
     extra = {} if guidance_scale is None else {"guidance_scale": guidance_scale}
+    if eta is not None:
+        extra["eta"] = eta
     records = []
     starts = range(0, len(prompts), batch_size)
     for k, start in enumerate(progress_bar(starts, disable=not progress, desc="generating")):

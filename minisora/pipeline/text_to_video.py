@@ -8,7 +8,8 @@ diffusers' shape: `from_pretrained` bundles the checkpoint's denoiser (its text 
 inside), the VAE its metadata names and the sampler of its objective (rectified flow: Euler
 steps; v-prediction: DDIM), and `pipe(prompt, ...)` runs the loop of `minisora.diffusion.sample`.
 
-A video's randomness is x_T alone (both samplers are deterministic), drawn on the CPU from
+A video's randomness is x_T and, with `eta` > 0, the fresh noise of every step (the
+flow's sampler, `FlowMatchingSampler`; DDIM's η for v-prediction), all drawn on the CPU from
 `seed`: the same prompt, seed and settings give the same video on every device. A list of
 prompts draws its x_T as one batch from the seed, so prompt i of a list is not the video of
 prompt i alone with the same seed.
@@ -29,11 +30,14 @@ from minisora.core.checks import check_int
 from minisora.core.pixels import to_pixel_range
 from minisora.data.scene import FPS
 from minisora.diffusion import DDIMSampler, FlowMatchingSampler, guided_model, make_schedule, sample
+from minisora.diffusion.flow import check_eta
 from minisora.models import VAE, TextToVideoModel
 
 DEFAULT_CHECKPOINT = "t2v.pt"  # in data/, found like data_file
 TRAIN_COMMAND = "minisora train t2v --out runs/t2v && minisora export runs/t2v --out data/t2v.pt"
 DEFAULT_GUIDANCE = 4.0
+# The Euler ODE sampler: fresh noise (eta 1) matched no more prompts on a validation suite (data/t2v.log).
+DEFAULT_ETA = 0.0
 MAX_VIDEO_BYTES = 2**31  # one float32 video larger than 2 GiB is refused before any work
 
 
@@ -138,17 +142,18 @@ class TextToVideoPipeline:
         ids, mask = self.model.tokenizer.encode(list(prompts))  # errors name a prompt too long for the context
         return ids.to(self.device), mask.to(self.device)
 
-    def sampler(self):
-        """The sampler of the model's objective: Euler steps of the flow, or DDIM for v-prediction."""
+    def sampler(self, eta: float = DEFAULT_ETA):
+        """The sampler of the model's objective: the flow's steps (Euler at eta 0), or DDIM for
+        v-prediction (eta as its η: 0 deterministic, 1 DDPM's noise)."""
         if self.objective == "flow":
-            return FlowMatchingSampler()
+            return FlowMatchingSampler(eta=eta)
         return DDIMSampler(make_schedule(self.noise_schedule, 1000), prediction_type="v_prediction",
-                           timestep_spacing="trailing")
+                           timestep_spacing="trailing", eta=eta)
 
     @torch.no_grad()
     def generate_latents(self, ids: Tensor, mask: Tensor, num_frames: int, height: int, width: int,
                          num_inference_steps: int, guidance_scale: float, seed: int,
-                         progress: bool = False) -> Tensor:
+                         progress: bool = False, eta: float = DEFAULT_ETA) -> Tensor:
         """Latents (B, F, C, H/f, W/f) for encoded prompts ids, mask (B, L), guided by `guidance_scale` (1 = none)."""
         batch = ids.shape[0]
         shape = (batch, num_frames, self.vae.config.latent_channels, height // self.factor, width // self.factor)
@@ -157,12 +162,12 @@ class TextToVideoPipeline:
         if guidance_scale != 1:
             null_ids, null_mask = self.model.null_text(batch, ids.shape[1], self.device)
             model = guided_model(self.model, guidance_scale, ids=null_ids, mask=null_mask)
-        return sample(model, self.sampler(), shape, check_int(num_inference_steps, "num_inference_steps", minimum=1),
+        return sample(model, self.sampler(eta), shape, check_int(num_inference_steps, "num_inference_steps", minimum=1),
                       generator, device=self.device, progress=progress, ids=ids, mask=mask)
 
     def __call__(self, prompt: str | Sequence[str], num_frames: int | None = None, height: int | None = None,
                  width: int | None = None, num_inference_steps: int = 25, guidance_scale: float = DEFAULT_GUIDANCE,
-                 seed: int = 0, progress: bool = False) -> Tensor:
+                 seed: int = 0, progress: bool = False, eta: float = DEFAULT_ETA) -> Tensor:
         """A video (F, 3, H, W) in [0, 1] for one prompt, (B, F, 3, H, W) for a list; None sizes: the trained ones."""
         single = isinstance(prompt, str)
         prompts = [prompt] if single else prompt
@@ -177,9 +182,10 @@ class TextToVideoPipeline:
         if isinstance(guidance_scale, bool) or not isinstance(guidance_scale, (int, float)) or not (
                 0 <= guidance_scale < float("inf")):
             raise ValueError(f"guidance_scale must be a finite number >= 0 (1 = no guidance), got {guidance_scale!r}")
+        check_eta(eta)
         ids, mask = self.encode_prompts(prompts)
         latents = self.generate_latents(ids, mask, num_frames, height, width, num_inference_steps,
-                                        float(guidance_scale), seed, progress)
+                                        float(guidance_scale), seed, progress, float(eta))
         with torch.no_grad():
             video = to_pixel_range(self.vae.decode(latents).float()).cpu()  # (B, F, 3, H, W) in [0, 1]
         return video[0] if single else video
