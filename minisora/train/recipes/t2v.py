@@ -35,6 +35,7 @@ from torch import Tensor, nn
 from torch.utils.data import ConcatDataset, DataLoader
 
 from minisora.core import data_file, load_model
+from minisora.core.checks import check_probability
 from minisora.core.pixels import to_model_range
 from minisora.data import BouncingShapes
 from minisora.diffusion import NoiseProcess, flow_matching_loss, make_schedule, training_loss
@@ -74,8 +75,7 @@ class T2VRecipe:
                                                                    ema_decay=0.998, log_every=50, save_every=500))
 
     def __post_init__(self) -> None:
-        if isinstance(self.one_object_share, bool) or not 0.0 <= self.one_object_share <= 1.0:
-            raise ValueError(f"one_object_share must be a share in [0, 1], got {self.one_object_share!r}")
+        check_probability(self.one_object_share, "one_object_share")
 
 
 def resolve_file(name: str):
