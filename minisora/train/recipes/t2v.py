@@ -60,7 +60,7 @@ class T2VRecipe:
     frames: int = 16
     size: int = 32
     clips: int = 12_000  # training clips, rendered and encoded once (~4 min on 2 cores)
-    one_object_share: float = 0.25  # of the clips, this share shows one object; the rest 1-3 (so ~1/2 show one)
+    one_object_share: float = 0.5  # of the clips, this share shows one object; the rest 1-3 (so ~2/3 show one)
     batch_size: int = 32
     canonical_prob: float = 0.5  # the share of canonical captions; the rest are the clip's free phrasing
     text_encoder: str = "text_encoder.pt"  # a data/ file or a path: the encoder the DiT reads
@@ -70,7 +70,7 @@ class T2VRecipe:
     vae: str = "video_vae_f4.pt"  # a data/ file or a path: the autoencoder of the latents
     num_workers: int = 2  # processes rendering the cache
     data_seed: int = 0
-    train: TrainConfig = field(default_factory=lambda: TrainConfig(steps=6_000, lr=8e-4, warmup=200,
+    train: TrainConfig = field(default_factory=lambda: TrainConfig(steps=7_500, lr=8e-4, warmup=200,
                                                                    schedule="cosine", min_lr_ratio=0.1,
                                                                    ema_decay=0.998, log_every=50, save_every=500))
 
