@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from minisora.core import data_file, load_model, read_checkpoint
-from minisora.data import BouncingShapes
+from minisora.data import BouncingShapes, object_coverage
 from minisora.models import VAE, TextToVideoModel
 from minisora.train.recipes import get_recipe, recipe_options
 from minisora.train.recipes.t2v import T2VRecipe, build_model, choose_captions, encode_clips, t2v_loss, training_clips
@@ -35,6 +35,8 @@ def test_the_cache_encodes_every_clip_with_both_captions():
     clips = BouncingShapes(length=3, num_frames=4, height=16, width=16, seed=0)
     cache = encode_clips(vae, clips, "cpu", batch_size=2)
     assert cache["latents"].shape == (3, 4, 4, 4, 4)
+    assert cache["coverage"].shape == (3, 4, 1, 4, 4) and cache["coverage"].dtype == torch.float16
+    assert torch.equal(cache["coverage"][1].float(), object_coverage(clips[1]["video"], 4))  # exact in float16
     assert cache["canonical"] == [clips[i]["spec"] for i in range(3)]
     assert cache["free"] == [clips[i]["caption"] for i in range(3)]
 
@@ -75,6 +77,30 @@ def test_bad_options_are_refused_by_name():
     for share in ("1.5", "-0.1", "true"):
         with pytest.raises(ValueError, match="one_object_share"):
             recipe_options(recipe, fast=True, overrides={"one_object_share": share})
+    for weight in ("-1", "nan"):
+        with pytest.raises(ValueError, match="object_weight"):
+            recipe_options(recipe, fast=True, overrides={"object_weight": weight})
+    with pytest.raises(ValueError, match="object_weight"):
+        t2v_loss("flow", 0.5, object_weight=-1.0)
+
+
+def test_object_weight_weighs_the_covered_cells(tmp_path):
+    """The weighted run trains; its loss is the weighted mean of the same errors (same seed, same batches)."""
+    plain = train_recipe("t2v", tmp_path / "plain", progress=False, fast=True)
+    weighted = train_recipe("t2v", tmp_path / "weighted", progress=False, fast=True, overrides={"object_weight": "3"})
+    assert all(torch.isfinite(torch.tensor(weighted.losses)))
+    # step 1: the same initial network, batch and noise, other loss weights
+    assert weighted.losses[0] != plain.losses[0]
+    # One batch by hand: the loss with coverage 0 everywhere is the unweighted one.
+    x = torch.randn(2, 4, 4, 4, 4)
+    ids = torch.ones(2, 3, dtype=torch.long)
+    batch = {"x": x, "ids_canonical": ids, "mask_canonical": ids.bool(), "ids_free": ids, "mask_free": ids.bool(),
+             "coverage": torch.zeros(2, 4, 1, 4, 4, dtype=torch.float16)}
+    model = lambda x_t, t, **_: x_t  # noqa: E731
+    torch.manual_seed(0)
+    unweighted = t2v_loss("flow", 0.5)(model, batch)
+    torch.manual_seed(0)
+    assert torch.equal(t2v_loss("flow", 0.5, object_weight=3.0)(model, batch), unweighted)
 
 
 def test_training_clips_hold_the_one_object_share_and_only_the_train_split():

@@ -1,4 +1,4 @@
-"""The two pixel ranges, and the one pair of functions that converts between them (lessons 01-09).
+"""The two pixel ranges, the pair of functions between them, and the pixels off the background (lessons 01-09).
 
 Videos and frames live in [0, 1] wherever a person or the judge looks at them: rendered by
 `minisora.data`, shown and saved by `core.video`, scored by `minisora.eval`. Networks see
@@ -8,6 +8,9 @@ here follows them.
 
     to_model_range   [0, 1] -> [-1, 1]   x * 2 - 1, refusing input that is not in [0, 1]
     to_pixel_range   [-1, 1] -> [0, 1]   (x + 1) / 2, clamped to [0, 1]
+    off_background   the pixels that differ from their frame's median colour (the objects of
+                     a Bouncing Shapes frame, whose background is one flat colour), in either range:
+                     lesson 03's object-weighted VAE loss and lesson 09's loss weights count them
 
 Decisions. `to_model_range` checks its input's values, because the common mistake is to
 convert twice (a [-1, 1] tensor comes out in [-3, 1], and nothing else complains); the
@@ -55,3 +58,19 @@ def to_pixel_range(x: Tensor) -> Tensor:
     """A network's [-1, 1] -> pixels in [0, 1]: (x + 1) / 2, clamped (samples overshoot a little), any shape."""
     _check_float_tensor(x, "x", "[-1, 1]")
     return ((x + 1) / 2).clamp(0, 1)
+
+
+def off_background(frames: Tensor, threshold: float) -> Tensor:
+    """Pixels that differ from their frame's background by more than `threshold` in some channel: bool (..., 1, H, W).
+
+    frames (..., C, H, W) in either range (give the threshold in that range). The background is
+    each frame's median colour, channel by channel: right whenever it fills more than half the frame.
+    """
+    _check_float_tensor(frames, "frames", "[0, 1] or [-1, 1]")
+    if frames.ndim < 3:
+        raise ValueError(f"frames must have shape (..., C, H, W), got {tuple(frames.shape)}")
+    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not threshold > 0:
+        raise ValueError(f"threshold must be a positive number (a colour difference in the frames' range), "
+                         f"got {threshold!r}")
+    background = frames.flatten(-2).median(dim=-1).values[..., None, None]  # (..., C, 1, 1)
+    return (frames - background).abs().amax(dim=-3, keepdim=True) > threshold  # (..., 1, H, W)

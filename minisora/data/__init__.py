@@ -2,7 +2,7 @@
 
 Imports only `minisora.core`. See `scene` for the vocabulary and units, `physics` for the
 motion, `raster` for drawing, `captions` for the caption grammar, `world` for `render`,
-`frames` for labelled still frames.
+`frames` for labelled still frames, `coverage` for where the objects are (loss weights).
 """
 
 from minisora.data.captions import (
@@ -12,6 +12,7 @@ from minisora.data.captions import (
     free_caption,
     parse_caption,
 )
+from minisora.data.coverage import coverage_weights, object_coverage, object_mask
 from minisora.data.dataset import BouncingShapes
 from minisora.data.frames import Frames, object_frames
 from minisora.data.physics import Truth, simulate
@@ -41,6 +42,7 @@ __all__ = [
     "BACKGROUNDS", "CAMERAS", "COLORS", "DEFAULT_HOLDOUT", "FPS", "GRAMMAR", "GRAVITY", "MAX_OBJECTS",
     "MOTIONS", "PAN_SPEED", "RESTITUTION", "SHAPES", "SIZES", "SPEED", "SPLITS", "ZOOM_RATE",
     "BouncingShapes", "Clip", "Frames", "Holdout", "ObjectSpec", "SceneSpec", "Truth",
-    "caption_vocabulary", "canonical_caption", "free_caption", "object_frames", "parse_caption",
+    "caption_vocabulary", "canonical_caption", "coverage_weights", "free_caption", "object_coverage",
+    "object_frames", "object_mask", "parse_caption",
     "rasterize", "render", "render_scene", "sample_scene", "simulate",
 ]

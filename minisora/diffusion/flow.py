@@ -123,6 +123,7 @@ def flow_matching_loss(
     noise: Tensor | None = None,
     timesteps: Tensor | None = None,
     loss_mask: Tensor | None = None,
+    element_weights: Tensor | None = None,
     time_scale: float = FLOW_TIME_SCALE,
     generator: torch.Generator | None = None,
     reduction: str = "mean",
@@ -134,7 +135,8 @@ def flow_matching_loss(
     the model receives time_scale · t (1000 t, see the module docstring). noise and timesteps
     are drawn (from `generator`, one t per sample) unless given. loss_mask (B,) or (B, F), 1
     where a sample or frame counts, normalised as in `training_loss`; reduction="none" returns
-    the per-sample losses (B,).
+    the per-sample losses (B,). element_weights (broadcastable to x0) weight the elements inside
+    each sample, as in `training_loss`.
     """
     check_reduction(reduction)
     _check_time_scale(time_scale)
@@ -150,7 +152,7 @@ def flow_matching_loss(
     target = flow_target(x0, noise)
     # 3. The squared error, averaged over everything but the batch, over what the mask counts.
     return masked_squared_error(model(x_t, time_scale * timesteps, **cond), target, "a velocity network",
-                                loss_mask=loss_mask, reduction=reduction)
+                                element_weights=element_weights, loss_mask=loss_mask, reduction=reduction)
 
 
 class FlowMatchingSampler(Sampler):

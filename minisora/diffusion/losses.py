@@ -24,6 +24,14 @@ With a mask the mean runs over what counts: each frame's mean squared error, wei
 mask value, summed and divided by the sum of the mask — over the batch for reduction="mean"
 (every counted frame weighs the same), over each sample's frames for reduction="none" (0 for
 a sample with nothing counted). Without a mask it is the plain mean, as before.
+
+Element weights (`element_weights`, any shape that broadcasts to the target's, e.g. (B, F, 1, h, w)
+for a latent video) weight the elements *inside* each sample or frame: its error becomes the
+weighted mean Σ w (target - output)² / Σ w instead of the plain mean, so a uniform weight gives
+the plain loss exactly and the loss keeps the scale of a mean squared error. Lesson 09's recipe
+uses them to count the pixels near the objects more than the empty background
+(`minisora.data.object_coverage`): the objects cover about a sixth of its training frames'
+pixels, and their outlines are where a circle differs from a square.
 """
 
 from __future__ import annotations
@@ -59,18 +67,39 @@ def check_reduction(reduction: str) -> None:
         raise ValueError(f"unknown reduction {reduction!r}; choose one of {list(REDUCTIONS)}")
 
 
+def check_element_weights(element_weights: Tensor, shape: tuple[int, ...]) -> Tensor:
+    """element_weights as a float tensor of `shape` (broadcast), finite, >= 0, and not all 0 in any sample."""
+    if not isinstance(element_weights, Tensor) or not element_weights.dtype.is_floating_point:
+        raise ValueError("element_weights must be a float tensor (a weight per element of the target), got "
+                         f"{type(element_weights).__name__} {getattr(element_weights, 'dtype', '')}".rstrip())
+    try:
+        expanded = element_weights.expand(shape)
+    except RuntimeError:
+        raise ValueError(f"element_weights of shape {tuple(element_weights.shape)} does not broadcast to the "
+                         f"target's {shape}; give it the target's shape or 1 on the axes it does not vary "
+                         "along, e.g. (B, F, 1, h, w) for a latent video") from None
+    if not bool(torch.isfinite(element_weights).all()) or bool((element_weights < 0).any()):
+        raise ValueError("element_weights must be finite and >= 0 (1 = an element counts as in the plain mean)")
+    if bool((expanded.reshape(shape[0], -1).sum(dim=1) <= 0).any()):
+        raise ValueError("element_weights are 0 on every element of some sample; to leave a sample or frame out "
+                         "use loss_mask instead")
+    return expanded
+
+
 def masked_squared_error(
     model_output: Tensor,
     target: Tensor,
     network: str,
     *,
     weights: Tensor | None = None,
+    element_weights: Tensor | None = None,
     loss_mask: Tensor | None = None,
     reduction: str = "mean",
 ) -> Tensor:
     """The mean squared error, weighted per sample or frame and masked (see the module docstring). () or (B,)
 
     weights and loss_mask: (B,) per sample or (B, F) per frame of a video target (B, F, ...).
+    element_weights: broadcastable to the target; each sample's (or frame's) error is then their weighted mean.
     """
     check_reduction(reduction)
     if model_output.shape != target.shape:
@@ -80,10 +109,17 @@ def masked_squared_error(
         )
     if loss_mask is not None:
         loss_mask = check_loss_mask(loss_mask, tuple(target.shape))
-    # 1. The squared error of each sample (B,), or of each frame (B, F) when weights or mask are per frame.
+    # 1. The squared error of each sample (B,), or of each frame (B, F) when weights or mask are per frame:
+    #    the plain mean over its elements, or their weighted mean with element weights.
     per_frame = any(v is not None and v.ndim == 2 for v in (weights, loss_mask))
     lead = target.shape[: 2 if per_frame else 1]
-    errors = (model_output - target).pow(2).reshape(*lead, -1).mean(dim=-1)  # (B,) or (B, F)
+    squared = (model_output - target).pow(2)  # target's shape
+    if element_weights is None:
+        errors = squared.reshape(*lead, -1).mean(dim=-1)  # (B,) or (B, F)
+    else:
+        w = check_element_weights(element_weights, tuple(target.shape)).to(squared.device, squared.dtype)
+        total = (w * squared).reshape(*lead, -1).sum(dim=-1)  # (B,) or (B, F)
+        errors = total / w.reshape(*lead, -1).sum(dim=-1).clamp(min=torch.finfo(total.dtype).tiny)
     if weights is not None:
         errors = errors * expand_like(weights.to(dtype=errors.dtype).to(errors.device), errors)
     # 2. Without a mask: the plain mean (per sample for "none").
@@ -109,6 +145,7 @@ def training_loss(
     noise: Tensor | None = None,
     timesteps: Tensor | None = None,
     loss_mask: Tensor | None = None,
+    element_weights: Tensor | None = None,
     generator: torch.Generator | None = None,
     reduction: str = "mean",
     **cond,
@@ -118,8 +155,9 @@ def training_loss(
     noise and timesteps are drawn (from `generator`, one t per sample) unless given; timesteps
     may be (B,) or, for a video x0 (B, F, ...), per frame (B, F), and the model then receives
     them as given. loss_mask (B,) or (B, F), bool or float in [0, 1]: 1 where a sample or frame
-    counts (normalisation: see the module docstring). reduction="none" returns the per-sample
-    losses (B,), e.g. to plot the loss against t.
+    counts (normalisation: see the module docstring); element_weights weight the elements inside
+    each sample (see the module docstring). reduction="none" returns the per-sample losses (B,),
+    e.g. to plot the loss against t.
     """
     check_prediction_type(prediction_type)
     check_reduction(reduction)
@@ -138,4 +176,4 @@ def training_loss(
         weights = min_snr_weights(process.schedule.snr[timesteps.cpu()], prediction_type, min_snr_gamma)
     # 4. The squared error, averaged over everything but the batch, over what the mask counts.
     return masked_squared_error(model(x_t, timesteps, **cond), target, "a denoiser", weights=weights,
-                                loss_mask=loss_mask, reduction=reduction)
+                                element_weights=element_weights, loss_mask=loss_mask, reduction=reduction)

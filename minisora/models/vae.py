@@ -38,6 +38,7 @@ from minisora.blocks import AttentionBlock, ResBlock
 from minisora.blocks.patching import nearest_multiples
 from minisora.core.checks import check_float_input, check_int
 from minisora.core.config import Presets, configure
+from minisora.core.pixels import off_background
 
 
 @dataclass
@@ -341,8 +342,7 @@ def vae_loss(
     reconstruction, q = vae(x, generator)
     error = (reconstruction - x).abs()  # (B, [F,] C, H, W)
     if object_weight > 0:
-        background = x.flatten(-2).median(dim=-1).values[..., None, None]  # (B, [F,] C, 1, 1): each frame's commonest
-        on_object = ((x - background).abs().amax(dim=-3, keepdim=True) > 0.1).float()  # (B, [F,] 1, H, W)
+        on_object = off_background(x, 0.1).float()  # (B, [F,] 1, H, W): off each frame's median colour
         error = error * (1.0 + object_weight * on_object)
     recon = error.mean()
     kl = q.kl().sum() / x.numel()  # per pixel element, so kl_weight depends on neither the size nor the frame count

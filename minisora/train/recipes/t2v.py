@@ -20,7 +20,11 @@ tokens one joint attention is cheaper than a spatial plus a temporal one and mea
 classifier-free guidance.
 
 Objective (`objective`): "flow", rectified flow (`flow_matching_loss`, the network predicts
-ε - x_0 at 1000 t), or "v_prediction" on a DDPM schedule (`training_loss`). Sampling,
+ε - x_0 at 1000 t), or "v_prediction" on a DDPM schedule (`training_loss`). With
+`object_weight` w > 0, a latent cell weighs 1 + w x the share of its pixels within a pixel of an
+object (`minisora.data.object_coverage`, computed from the rendered frames when the cache is
+made): the objects cover about a sixth of the pixels and their outlines are what tells a
+circle from a square, which the unweighted loss counts no more than the flat background. Sampling,
 guidance and the judge's scores live in `minisora.pipeline`; `minisora export` turns the run
 into a model file whose metadata names the VAE and records the trained size.
 """
@@ -35,9 +39,9 @@ from torch import Tensor, nn
 from torch.utils.data import ConcatDataset, DataLoader
 
 from minisora.core import data_file, load_model
-from minisora.core.checks import check_probability
+from minisora.core.checks import check_number, check_probability
 from minisora.core.pixels import to_model_range
-from minisora.data import BouncingShapes
+from minisora.data import BouncingShapes, coverage_weights, object_coverage
 from minisora.diffusion import NoiseProcess, flow_matching_loss, make_schedule, training_loss
 from minisora.models import VAE, VIDEO_DIT_PRESETS, TextToVideoConfig, TextToVideoModel, load_text_encoder
 from minisora.train.batches import TensorBatches
@@ -66,6 +70,7 @@ class T2VRecipe:
     text_encoder: str = "text_encoder.pt"  # a data/ file or a path: the encoder the DiT reads
     train_text: bool = False  # True: the text encoder learns with the DiT
     text_dropout_prob: float = 0.1  # captions dropped to "" (classifier-free guidance)
+    object_weight: float = 0.0  # latent cells covered by an object weigh 1 + this in the loss (0: all the same)
     word_tokens: bool = True  # the DiT also reads the encoder's word embeddings (TextToVideoModel.text_condition)
     vae: str = "video_vae_f4.pt"  # a data/ file or a path: the autoencoder of the latents
     num_workers: int = 2  # processes rendering the cache
@@ -76,6 +81,7 @@ class T2VRecipe:
 
     def __post_init__(self) -> None:
         check_probability(self.one_object_share, "one_object_share")
+        check_number(self.object_weight, "object_weight (0 = every latent cell counts the same)", low=0.0)
 
 
 def resolve_file(name: str):
@@ -85,15 +91,17 @@ def resolve_file(name: str):
 
 @torch.no_grad()
 def encode_clips(vae: VAE, clips: BouncingShapes, device, num_workers: int = 0, batch_size: int = 64) -> dict:
-    """Render every clip once and encode it: latents (N, F, C_lat, h, w) and both captions' strings (N,)."""
+    """Render every clip once and encode it: latents (N, F, C_lat, h, w), the objects' coverage of the
+    latent grid (N, F, 1, h, w) in float16 (shares of 16 pixels are exact in it), both captions' strings (N,)."""
     loader = DataLoader(clips, batch_size=batch_size, num_workers=num_workers, collate_fn=list)
-    latents, canonical, free = [], [], []
+    latents, coverage, canonical, free = [], [], [], []
     for items in loader:
-        video = to_model_range(torch.stack([item["video"] for item in items]))  # (b, F, 3, H, W) in [-1, 1]
-        latents.append(vae.encode(video.to(device)).cpu())  # (b, F, C_lat, h, w)
+        pixels = torch.stack([item["video"] for item in items])  # (b, F, 3, H, W) in [0, 1]
+        latents.append(vae.encode(to_model_range(pixels).to(device)).cpu())  # (b, F, C_lat, h, w)
+        coverage.append(object_coverage(pixels, vae.config.factor).half())  # (b, F, 1, h, w)
         canonical += [item["spec"] for item in items]
         free += [item["caption"] for item in items]
-    return {"latents": torch.cat(latents), "canonical": canonical, "free": free}
+    return {"latents": torch.cat(latents), "coverage": torch.cat(coverage), "canonical": canonical, "free": free}
 
 
 def choose_captions(batch: dict, canonical_prob: float) -> tuple[Tensor, Tensor]:
@@ -104,16 +112,22 @@ def choose_captions(batch: dict, canonical_prob: float) -> tuple[Tensor, Tensor]
     return ids, mask
 
 
-def t2v_loss(objective: str, canonical_prob: float, process: NoiseProcess | None = None):
-    """`loss_fn(model, batch)`: the objective's loss on batch["x"], conditioned on one caption per clip."""
+def t2v_loss(objective: str, canonical_prob: float, process: NoiseProcess | None = None, object_weight: float = 0.0):
+    """`loss_fn(model, batch)`: the objective's loss on batch["x"], conditioned on one caption per clip.
+
+    With object_weight > 0 the batch also carries "coverage" (B, F, 1, h, w), and a latent cell
+    weighs 1 + object_weight * coverage in the loss (minisora.data.coverage_weights)."""
     if objective not in OBJECTIVES:
         raise ValueError(f"unknown objective {objective!r}; choose one of {OBJECTIVES}")
+    check_number(object_weight, "object_weight", low=0.0)
 
     def loss_fn(model: nn.Module, batch: dict) -> Tensor:
         ids, mask = choose_captions(batch, canonical_prob)
+        weights = coverage_weights(batch["coverage"], object_weight) if object_weight > 0 else None
         if objective == "flow":
-            return flow_matching_loss(model, batch["x"], ids=ids, mask=mask)
-        return training_loss(model, batch["x"], process, prediction_type="v_prediction", ids=ids, mask=mask)
+            return flow_matching_loss(model, batch["x"], ids=ids, mask=mask, element_weights=weights)
+        return training_loss(model, batch["x"], process, prediction_type="v_prediction", ids=ids, mask=mask,
+                             element_weights=weights)
 
     return loss_fn
 
@@ -162,9 +176,11 @@ def build(options: T2VRecipe, device) -> RecipeRun:
     ids_free, mask_free = tokenizer.encode(cache["free"])
     tensors = {"x": cache["latents"], "ids_canonical": ids_canonical, "mask_canonical": mask_canonical,
                "ids_free": ids_free, "mask_free": mask_free}
+    if options.object_weight > 0:  # only then: the batches of an unweighted run stay what they were
+        tensors["coverage"] = cache["coverage"]
     data = TensorBatches(tensors, options.batch_size, seed=options.train.seed)
     process = NoiseProcess(make_schedule(options.noise_schedule, 1000)) if options.objective == "v_prediction" else None
-    loss_fn = t2v_loss(options.objective, options.canonical_prob, process)
+    loss_fn = t2v_loss(options.objective, options.canonical_prob, process, options.object_weight)
     dit_parameters = sum(p.numel() for p in model.dit.parameters())
     cfg = model.config.dit
     words = ", and its word embeddings" if options.word_tokens else ""
@@ -172,7 +188,8 @@ def build(options: T2VRecipe, device) -> RecipeRun:
                 f"{cfg.tubelet_frames}x{cfg.patch_size}x{cfg.patch_size} tubelets) + text encoder "
                 f"({'trained' if options.train_text else 'frozen'}{words}) from {options.text_encoder}; "
                 f"{options.objective}; {len(clips):,} clips ({options.one_object_share:.0%} one-object, the rest 1-3) "
-                f"{tuple(cache['latents'].shape[1:])} latents from {options.vae}")
+                f"{tuple(cache['latents'].shape[1:])} latents from {options.vae}"
+                + (f"; object cells weigh 1 + {options.object_weight:g}" if options.object_weight > 0 else ""))
 
     def finish(trainer) -> dict:
         # The sizes, VAE and objective a pipeline needs are in the metadata's "options" already.
