@@ -156,8 +156,9 @@ def test_the_text_to_video_model_generates_as_scored():
     assert [r["prompt"].spec for r in records] == [entry["spec"] for entry in logged]
     agree = sum(r["match"] == entry["match"] for r, entry in zip(records, logged))
     assert agree >= 47, f"only {agree} of 50 verdicts as logged"  # a few may flip under another torch build
-    # What the model does follow (data/README.md: count 0.79 / 0.84 over all 300, 0.82 in these 50): exactly the
-    # prompt's objects, by colour, and the prompt's background. Noise or another prompt's video would fail most.
+    # What the model does follow (data/README.md: count 0.74 / 0.77 over all 300, 0.74 in these 50): exactly the
+    # prompt's objects, by colour, and the prompt's background. Noise or another prompt's video would fail most;
+    # the margin leaves room for the few verdicts another torch build may flip.
     count = sum(r["checks"]["count"] for r in records) / len(records)
     background = sum(r["checks"]["background"] for r in records) / len(records)
-    assert count >= 0.7 and background >= 0.9, (count, background)
+    assert count >= 0.64 and background >= 0.9, (count, background)

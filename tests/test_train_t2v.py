@@ -86,7 +86,7 @@ def test_bad_options_are_refused_by_name():
 
 def test_object_weight_weighs_the_covered_cells(tmp_path):
     """The weighted run trains; its loss is the weighted mean of the same errors (same seed, same batches)."""
-    plain = train_recipe("t2v", tmp_path / "plain", progress=False, fast=True)
+    plain = train_recipe("t2v", tmp_path / "plain", progress=False, fast=True, overrides={"object_weight": "0"})
     weighted = train_recipe("t2v", tmp_path / "weighted", progress=False, fast=True, overrides={"object_weight": "3"})
     assert all(torch.isfinite(torch.tensor(weighted.losses)))
     # step 1: the same initial network, batch and noise, other loss weights

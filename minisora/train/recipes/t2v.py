@@ -70,7 +70,7 @@ class T2VRecipe:
     text_encoder: str = "text_encoder.pt"  # a data/ file or a path: the encoder the DiT reads
     train_text: bool = False  # True: the text encoder learns with the DiT
     text_dropout_prob: float = 0.1  # captions dropped to "" (classifier-free guidance)
-    object_weight: float = 0.0  # latent cells covered by an object weigh 1 + this in the loss (0: all the same)
+    object_weight: float = 3.0  # latent cells near an object weigh 1 + this in the loss (0: all the same; lesson 09)
     word_tokens: bool = True  # the DiT also reads the encoder's word embeddings (TextToVideoModel.text_condition)
     vae: str = "video_vae_f4.pt"  # a data/ file or a path: the autoencoder of the latents
     num_workers: int = 2  # processes rendering the cache
