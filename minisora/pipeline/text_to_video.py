@@ -5,8 +5,9 @@
     x_0 --video VAE decode--> video (B, F, 3, H, W) in [0, 1]
 
 diffusers' shape: `from_pretrained` bundles the checkpoint's denoiser (its text encoder
-inside), the VAE its metadata names and the sampler of its objective (rectified flow: Euler
-steps; v-prediction: DDIM), and `pipe(prompt, ...)` runs the loop of `minisora.diffusion.sample`.
+inside), the VAE its metadata names and the sampler of its objective (rectified flow: the flow's
+steps, Euler's at eta 0, with fresh noise at the default eta 1; v-prediction: DDIM), and
+`pipe(prompt, ...)` runs the loop of `minisora.diffusion.sample`.
 
 A video's randomness is x_T and, with `eta` > 0, the fresh noise of every step (the
 flow's sampler, `FlowMatchingSampler`; DDIM's η for v-prediction), all drawn on the CPU from
@@ -36,8 +37,9 @@ from minisora.models import VAE, TextToVideoModel
 DEFAULT_CHECKPOINT = "t2v.pt"  # in data/, found like data_file
 TRAIN_COMMAND = "minisora train t2v --out runs/t2v && minisora export runs/t2v --out data/t2v.pt"
 DEFAULT_GUIDANCE = 4.0
-# The Euler ODE sampler: fresh noise (eta 1) matched no more prompts on a validation suite (data/t2v.log).
-DEFAULT_ETA = 0.0
+# Fresh noise at every step (DDPM's eta 1): on the validation suite of data/t2v.log it matched more one-object
+# prompts than the Euler ODE sampler (eta 0) for the shipped model, by a paired +0.05 +- 0.045 of 400.
+DEFAULT_ETA = 1.0
 MAX_VIDEO_BYTES = 2**31  # one float32 video larger than 2 GiB is refused before any work
 
 
